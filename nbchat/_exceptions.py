@@ -1,0 +1,119 @@
+"""The exceptions nbchat raises.
+
+::
+
+    NbchatError
+    ├── ConfigError                 bad arguments (unknown api, missing key for a live host)
+    └── APIError                    .status (int | None), .message (str)
+        ├── AuthenticationError     401 / 403
+        ├── NotFoundError           404 (unknown model or path)
+        ├── BadRequestError         400 / 413 / 422, with the server's field errors
+        ├── RateLimitError          429, .retry_after (seconds | None)
+        ├── ServerError             5xx (and 408 / 409), JSON or not (an HTML 502 page)
+        ├── APIConnectionError      refused, DNS, timeouts before the response began
+        └── StreamError             malformed chunk, error event, dropped stream, empty 200;
+                                    .partial is the text received so far, .reply the Reply
+
+Messages carry the HTTP status and the server's own text, never the API key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbchat.conversation import Reply
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "NbchatError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "StreamError",
+]
+
+
+class NbchatError(Exception):
+    """Base class of every error nbchat raises on purpose."""
+
+
+class ConfigError(NbchatError, ValueError):
+    """The client or panel was configured in a way that cannot work."""
+
+
+class APIError(NbchatError):
+    """A request to a chat-completions server failed.
+
+    Attributes
+    ----------
+    status:
+        The HTTP status code, or None when there was no HTTP response.
+    message:
+        What went wrong, in words a person understands, with the server's own message.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.status))
+
+
+class AuthenticationError(APIError):
+    """401 or 403: the key is missing, wrong or lacks permission."""
+
+
+class NotFoundError(APIError):
+    """404: unknown model or endpoint."""
+
+
+class BadRequestError(APIError):
+    """400, 413 or 422: the server rejected the request; the message names the fields."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` is the server's requested delay in seconds."""
+
+    def __init__(
+        self, message: str, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx (also 408 and 409): the server failed; the body may be an HTML page."""
+
+
+class APIConnectionError(APIError):
+    """No usable HTTP response: connection refused, DNS failure or a timeout."""
+
+
+class StreamError(APIError):
+    """The response began but the stream went wrong.
+
+    ``partial`` is the text received before the failure; ``reply`` is the Reply with
+    status ``"incomplete"`` (the stream was cut) or ``"error"`` (an error event,
+    a malformed chunk, an empty response).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        partial: str = "",
+        reply: Reply | None = None,
+    ) -> None:
+        super().__init__(message, status)
+        self.partial = partial
+        self.reply = reply

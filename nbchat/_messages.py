@@ -1,0 +1,125 @@
+"""The widget's message vocabulary, mirrored in ``js/src/types.d.ts``.
+
+State lives in synced traits (``messages``, ``status``, ``streaming``, ``model``, ``system``,
+``params``, ``backend``, ``error``). Custom messages carry only intents (front end -> kernel)
+and streamed text (kernel -> front end). Every intent carries an ``id``; the kernel always
+answers it with ``ack`` or ``error``.
+
+The text of the reply in progress is *not* a trait: re-sending it on every update would cost
+O(n^2) bytes. The kernel sends ``delta`` messages numbered by ``seq`` within a ``request_id``; a
+view that opens mid-stream or sees a gap asks for a ``snapshot``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+MessageStatus = Literal["complete", "stopped", "interrupted", "error"]
+PanelStatus = Literal["idle", "streaming", "error"]
+
+
+class ChatMessage(TypedDict):
+    """One entry of the ``messages`` trait."""
+
+    id: str
+    role: Literal["user", "assistant", "system"]
+    content: str
+    status: MessageStatus
+    model: str | None
+    api: str | None
+    params: dict[str, Any]
+    usage: dict[str, int | None] | None
+    ttft: float | None
+    latency: float | None
+    tokens_per_second: float | None
+    finish_reason: str | None
+    error: str | None
+    created_at: str
+    request_id: str | None
+    tool_request: dict[str, Any] | None
+
+
+class Streaming(TypedDict, total=False):
+    """The ``streaming`` trait: the reply in progress (empty dict when idle)."""
+
+    id: str
+    request_id: str
+    model: str
+    created_at: str
+
+
+# ---- front end -> kernel -------------------------------------------------------------
+
+
+class SendIntent(TypedDict):
+    type: Literal["send"]
+    id: str
+    text: str
+
+
+class StopIntent(TypedDict):
+    type: Literal["stop"]
+    id: str
+
+
+class RetryIntent(TypedDict):
+    type: Literal["retry"]
+    id: str
+
+
+class ClearIntent(TypedDict):
+    type: Literal["clear"]
+    id: str
+
+
+class SnapshotRequest(TypedDict):
+    type: Literal["snapshot-request"]
+    id: str
+
+
+class SettingsIntent(TypedDict):
+    type: Literal["settings"]
+    id: str
+    model: NotRequired[str]
+    system: NotRequired[str]
+    temperature: NotRequired[float | None]
+    max_tokens: NotRequired[int | None]
+
+
+Intent = SendIntent | StopIntent | RetryIntent | ClearIntent | SnapshotRequest | SettingsIntent
+
+INTENT_TYPES: tuple[str, ...] = ("send", "stop", "retry", "clear", "snapshot-request", "settings")
+
+# ---- kernel -> front end -------------------------------------------------------------
+
+
+class DeltaMessage(TypedDict):
+    type: Literal["delta"]
+    request_id: str
+    seq: int
+    text: str
+
+
+class SnapshotMessage(TypedDict):
+    type: Literal["snapshot"]
+    id: str | None
+    request_id: str | None
+    seq: int
+    content: str
+
+
+class AckMessage(TypedDict):
+    type: Literal["ack"]
+    id: str
+
+
+class ErrorMessage(TypedDict):
+    type: Literal["error"]
+    id: str | None
+    message: str
+
+
+KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage
+
+KERNEL_MESSAGE_TYPES: tuple[str, ...] = ("delta", "snapshot", "ack", "error")
