@@ -1,0 +1,73 @@
+"""nbchat: chat with large language models inside Jupyter notebooks.
+
+The public API is re-exported here; everything else is private. Heavy parts (the widget,
+the embedded server, pandas) load on first use, so ``import nbchat`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nbchat._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigError,
+    NbchatError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
+from nbchat._version import __version__
+from nbchat.client import Client, Stream
+from nbchat.conversation import Chunk, Reply, ToolRequest, Usage
+
+if TYPE_CHECKING:
+    from nbchat.server import Server, serve
+    from nbchat.widget import ChatPanel
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatPanel",
+    "Chunk",
+    "Client",
+    "ConfigError",
+    "NbchatError",
+    "NotFoundError",
+    "RateLimitError",
+    "Reply",
+    "Server",
+    "ServerError",
+    "Stream",
+    "StreamError",
+    "ToolRequest",
+    "Usage",
+    "__version__",
+    "serve",
+]
+
+_LAZY = {
+    "ChatPanel": "nbchat.widget",
+    "serve": "nbchat.server",
+    "Server": "nbchat.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbchat' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

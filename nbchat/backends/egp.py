@@ -1,0 +1,96 @@
+"""Scale EGP / Spellbook chat-completions (PROTOCOL.md 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nbchat.backends.base import Params, clean_messages, usage_of
+from nbchat.conversation import Delta, ToolRequest
+
+__all__ = ["EGP"]
+
+
+class EGP:
+    """``POST {base_url}/chat-completions`` with ``x-api-key``; replies in role ``agent``."""
+
+    name = "egp"
+    default_base_url = "https://api.spellbook.scale.com/egp/v1"
+    base_url_env = "NBCHAT_BASE_URL"
+    api_key_env = "SPELLBOOK_API_KEY"
+
+    def endpoint(self, base_url: str) -> str:
+        return base_url.rstrip("/") + "/chat-completions"
+
+    def auth_headers(self, api_key: str | None, header: str | None) -> dict[str, str]:
+        h = {"accept": "application/json", "content-type": "application/json"}
+        if api_key:
+            h[header or "x-api-key"] = api_key
+        return h
+
+    def build_payload(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        model: str,
+        params: Params,
+        stream: bool,
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "messages": clean_messages(messages)}
+        if stream:
+            body["stream"] = True
+        mp: dict[str, Any] = {}
+        # Only the parameters the user set are sent (PROTOCOL.md 2.1); camelCase on the wire.
+        for ours, wire in (
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("stop", "stop_sequences"),
+            ("top_p", "topP"),
+            ("top_k", "topK"),
+        ):
+            value = params.get(ours)
+            if value is not None:
+                mp[wire] = value
+        if mp:
+            body["model_parameters"] = mp
+        body.update(params.get("extra") or {})
+        return body
+
+    def parse_event(self, data: Any) -> Delta:
+        return self._parse(data)
+
+    def parse_sync(self, data: Any) -> Delta:
+        return self._parse(data)
+
+    def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:
+        # EGP ends a stream with the end of the body; finish_reason is often null.
+        return True
+
+    @staticmethod
+    def _parse(data: Any) -> Delta:
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        cc = data.get("chat_completion") or {}
+        if not isinstance(cc, dict):
+            raise ValueError("chat_completion is not an object")
+        msg = cc.get("message") or {}
+        if not isinstance(msg, dict):
+            raise ValueError("chat_completion.message is not an object")
+        content = msg.get("content")
+        text = content if isinstance(content, str) else ""
+        tool = None
+        tr = msg.get("tool_request")
+        if isinstance(tr, dict) and tr.get("name"):
+            args = tr.get("arguments", "")
+            tool = ToolRequest(str(tr["name"]), args if isinstance(args, str) else str(args))
+        usage = None
+        tu = data.get("token_usage")
+        if isinstance(tu, dict):
+            usage = usage_of(tu.get("prompt"), tu.get("completion"), tu.get("total"))
+        finish = cc.get("finish_reason")
+        return Delta(
+            text=text,
+            finish_reason=finish if isinstance(finish, str) else None,
+            usage=usage,
+            tool_request=tool,
+        )

@@ -1,0 +1,138 @@
+"""OpenAI-compatible chat completions (PROTOCOL.md 3): OpenAI, vLLM, Ollama, llama.cpp."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nbchat.backends.base import Params, clean_messages, usage_of
+from nbchat.conversation import Delta
+
+__all__ = ["OpenAI"]
+
+
+class OpenAI:
+    """``POST {base_url}/chat/completions`` with ``Authorization: Bearer``."""
+
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    base_url_env = "OPENAI_BASE_URL"
+    api_key_env = "OPENAI_API_KEY"
+
+    def endpoint(self, base_url: str) -> str:
+        return base_url.rstrip("/") + "/chat/completions"
+
+    def auth_headers(self, api_key: str | None, header: str | None) -> dict[str, str]:
+        h = {"content-type": "application/json"}
+        if api_key:
+            if header and header.lower() != "authorization":
+                h[header] = api_key
+            else:
+                h["authorization"] = f"Bearer {api_key}"
+        return h
+
+    def build_payload(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        model: str,
+        params: Params,
+        stream: bool,
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "messages": clean_messages(messages)}
+        if stream:
+            body["stream"] = True
+            if options.get("include_usage", True):
+                body["stream_options"] = {"include_usage": True}
+        max_field = str(options.get("max_tokens_field") or "max_tokens")
+        for ours, wire in (
+            ("temperature", "temperature"),
+            ("max_tokens", max_field),
+            ("stop", "stop"),
+            ("top_p", "top_p"),
+            ("top_k", "top_k"),  # non-standard; vLLM and llama.cpp read it
+        ):
+            value = params.get(ours)
+            if value is not None:
+                body[wire] = value
+        body.update(params.get("extra") or {})
+        return body
+
+    def parse_event(self, data: Any) -> Delta:
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        text = ""
+        finish: str | None = None
+        fragments: list[tuple[int, str | None, str | None, str]] = []
+        # choices may be [] (the include_usage chunk): never index [0] blindly.
+        for choice in data.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta, dict):
+                content = delta.get("content")
+                if isinstance(content, str):
+                    text += content
+                for call in delta.get("tool_calls") or []:
+                    if not isinstance(call, dict):
+                        continue
+                    fn = call.get("function") or {}
+                    fragments.append(
+                        (
+                            int(call.get("index", 0) or 0),
+                            call.get("id"),
+                            fn.get("name") if isinstance(fn, dict) else None,
+                            str(fn.get("arguments") or "") if isinstance(fn, dict) else "",
+                        )
+                    )
+            fr = choice.get("finish_reason")
+            if isinstance(fr, str):
+                finish = fr
+        usage = _usage(data.get("usage"))
+        timings = data.get("timings")
+        model = data.get("model")
+        return Delta(
+            text=text,
+            finish_reason=finish,
+            usage=usage,
+            tool_fragments=tuple(fragments),
+            model=model if isinstance(model, str) else None,
+            extra={"timings": timings} if isinstance(timings, dict) else None,
+        )
+
+    def parse_sync(self, data: Any) -> Delta:
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        text = ""
+        finish = None
+        fragments: list[tuple[int, str | None, str | None, str]] = []
+        choices = data.get("choices") or []
+        if choices and isinstance(choices[0], dict):
+            msg = choices[0].get("message") or {}
+            if isinstance(msg, dict):
+                content = msg.get("content")
+                text = content if isinstance(content, str) else ""
+                for i, call in enumerate(msg.get("tool_calls") or []):
+                    fn = call.get("function") or {} if isinstance(call, dict) else {}
+                    fragments.append(
+                        (i, call.get("id"), fn.get("name"), str(fn.get("arguments") or ""))
+                    )
+            fr = choices[0].get("finish_reason")
+            finish = fr if isinstance(fr, str) else None
+        model = data.get("model")
+        return Delta(
+            text=text,
+            finish_reason=finish,
+            usage=_usage(data.get("usage")),
+            tool_fragments=tuple(fragments),
+            model=model if isinstance(model, str) else None,
+        )
+
+    def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:
+        return saw_done or saw_finish
+
+
+def _usage(u: Any) -> Any:
+    if not isinstance(u, dict):
+        return None
+    return usage_of(u.get("prompt_tokens"), u.get("completion_tokens"), u.get("total_tokens"))

@@ -1,0 +1,260 @@
+"""HTTP with requests: sessions, the status check, and a read loop that sees bytes as they arrive.
+
+``iter_content(chunk_size=None)`` waits for the whole body when a server does not use chunked
+encoding (PROTOCOL.md 1.1), so the body is read with ``raw.read1``, which returns what has
+arrived. Errors are mapped to nbchat's exception tree here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import socket
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from nbchat._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+)
+
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "BodyInterrupted",
+    "error_from_response",
+    "error_message",
+    "iter_body",
+    "make_session",
+    "post",
+    "shutdown",
+]
+
+#: How much of an error body is read (PROTOCOL.md 5.2).
+ERROR_BODY_LIMIT = 64 * 1024
+READ_SIZE = 64 * 1024
+
+
+class BodyInterrupted(Exception):
+    """The body broke off after the status line (cut, reset or read timeout)."""
+
+
+def make_session() -> requests.Session:
+    """A session with nbchat's User-Agent; connection pooling across turns."""
+    from nbchat._version import __version__
+
+    s = requests.Session()
+    s.headers["User-Agent"] = f"nbchat/{__version__}"
+    return s
+
+
+def post(
+    session: requests.Session,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    timeout: tuple[float, float],
+) -> requests.Response:
+    """POST ``body`` as JSON with ``stream=True``; map connection failures to APIConnectionError.
+
+    The caller checks the status with :func:`error_from_response` before reading the body.
+    """
+    try:
+        return session.post(url, json=body, headers=headers, stream=True, timeout=timeout)
+    except requests.exceptions.Timeout as exc:
+        raise APIConnectionError(f"timed out connecting to {_where(url)} ({_cause(exc)})") from None
+    except requests.exceptions.RequestException as exc:
+        raise APIConnectionError(f"could not connect to {_where(url)}: {_cause(exc)}") from None
+
+
+def iter_body(response: requests.Response) -> Iterator[bytes]:
+    """Yield body bytes as they arrive; raise BodyInterrupted when the body breaks off."""
+    raw = response.raw
+    try:
+        while True:
+            data = raw.read1(READ_SIZE, decode_content=True)
+            if not data:
+                return
+            yield data
+    except (
+        urllib3.exceptions.HTTPError,
+        requests.exceptions.RequestException,
+        OSError,
+        ValueError,  # reading a response closed from another thread
+        AttributeError,  # urllib3 after its file object was released mid-read
+    ) as exc:
+        raise BodyInterrupted(_cause(exc)) from None
+
+
+def shutdown(response: requests.Response) -> None:
+    """Close a response from any thread, promptly.
+
+    Closing the socket for reading wakes a thread blocked in ``read1``; then the
+    connection is dropped, not returned to the pool.
+    """
+    sock = _socket_of(response)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    raw = response.raw
+    conn = getattr(raw, "_connection", None)
+    sock = getattr(conn, "sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    fp = getattr(raw, "_fp", None)
+    sock = getattr(getattr(getattr(fp, "fp", None), "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def read_limited(response: requests.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
+    """Read at most ``limit`` bytes of a body (error bodies, sync bodies are read whole)."""
+    out = bytearray()
+    for chunk in iter_body(response):
+        out += chunk
+        if len(out) >= limit:
+            break
+    return bytes(out[:limit])
+
+
+def error_message(status: int, body: bytes) -> str:
+    """The server's own message from an error body, by PROTOCOL.md 2.5 and 3.4.
+
+    EGP ``{"detail": ...}`` (unwrapped while it is an object; a FastAPI list becomes
+    ``loc: msg`` items joined by ``; ``), OpenAI ``{"error": {"message": ...}}``, a plain
+    ``error`` string, vLLM's flat ``message``; otherwise the first 200 characters of the text.
+    """
+    text = body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    msg = message_from_json(data) if data is not None else None
+    if msg:
+        return msg
+    snippet = " ".join(text.split())[:200]
+    return snippet or "(empty body)"
+
+
+def message_from_json(data: Any) -> str | None:
+    """The human message inside an error JSON value, or None if it has none."""
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, dict):
+        return None
+    if "detail" in data:
+        detail = data["detail"]
+        while isinstance(detail, dict) and "detail" in detail:
+            detail = detail["detail"]
+        if isinstance(detail, list):
+            items = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = ".".join(str(x) for x in item.get("loc", []))
+                    msg = str(item.get("msg", ""))
+                    items.append(f"{loc}: {msg}" if loc else msg)
+                else:
+                    items.append(str(item))
+            return "; ".join(items)
+        if isinstance(detail, dict):
+            return message_from_json(detail) or json.dumps(detail)
+        return str(detail)
+    err = data.get("error")
+    if isinstance(err, dict):
+        if err.get("message"):
+            return str(err["message"])
+        return json.dumps(err)
+    if isinstance(err, str) and err:
+        return err
+    if data.get("message"):
+        return str(data["message"])
+    return None
+
+
+def error_from_response(response: requests.Response) -> APIError:
+    """The typed exception for a non-2xx response (reads at most ERROR_BODY_LIMIT bytes)."""
+    status = response.status_code
+    try:
+        body = read_limited(response)
+    except BodyInterrupted:
+        body = b""
+    finally:
+        response.close()
+    msg = error_message(status, body)
+    where = _where(response.url)
+    if status in (401, 403):
+        what = "authentication failed" if status == 401 else "permission denied"
+        return AuthenticationError(f"{status} {what} at {where}: {msg}", status)
+    if status == 404:
+        return NotFoundError(f"404 not found (unknown model or path) at {where}: {msg}", status)
+    if status == 429:
+        return RateLimitError(
+            f"429 rate limited by {where}: {msg}", status, retry_after(response.headers)
+        )
+    if status in (400, 413, 422) or (400 <= status < 500 and status not in (408, 409)):
+        return BadRequestError(f"{status} bad request: {msg}", status)
+    reason = response.reason or ""
+    return ServerError(f"{status} {reason} from {where}: {msg}".replace("  ", " "), status)
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, else ``Retry-After``."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        with contextlib.suppress(ValueError):
+            return float(ms) / 1000.0
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.timestamp() - time.time()
+
+
+def _where(url: str | None) -> str:
+    """Scheme, host and path of a URL; never its query string or credentials."""
+    if not url:
+        return "the server"
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _cause(exc: BaseException) -> str:
+    """A short description of a network error (the innermost reason, no URL query strings)."""
+    inner: BaseException = exc
+    while True:
+        nxt = inner.__context__ or inner.__cause__
+        if nxt is None or nxt is inner:
+            break
+        if len(inner.args) and isinstance(inner.args[0], BaseException):
+            inner = inner.args[0]
+            continue
+        break
+    reason = getattr(inner, "reason", None)
+    if isinstance(reason, BaseException):
+        inner = reason
+    text = str(inner) or type(inner).__name__
+    return text[:300]
