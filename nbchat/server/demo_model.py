@@ -1,0 +1,431 @@
+"""Deterministic offline demo model: tokenizer, teaching replies, echo and bench modes.
+
+Pure functions, no I/O, no randomness and no clock: the same conversation always
+produces the same reply. One tokenizer counts prompt tokens and splits the reply
+into the pieces that the server streams, so ``completion`` tokens equal the
+number of streamed pieces.
+
+Examples
+--------
+>>> reply = generate([{"role": "user", "content": "What is a token?"}])
+>>> reply.finish_reason
+'stop'
+>>> "".join(tokenize("Hello, world")) == "Hello, world"
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Reply",
+    "compose_reply",
+    "count_prompt_tokens",
+    "generate",
+    "tokenize",
+]
+
+Message = Mapping[str, object]
+"""A chat message: ``{"role": str, "content": str | None}`` (extra keys ignored)."""
+
+_TOKEN_RE = re.compile(r"\s*\w{1,6}|\s*[^\w\s]|\s+")
+_NAME_RE = re.compile(r"\bmy name is\s+([^\W\d_][\w'-]{0,40})", re.IGNORECASE)
+_BRIEF_WORDS = ("terse", "brief", "short", "concise", "succinct")
+BENCH_PIECE = "tok "
+"""The text of every event sent by the ``bench`` model."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into token pieces that concatenate back to the input.
+
+    Leading whitespace is attached to the next word or punctuation mark, each
+    punctuation mark is its own piece, words longer than 6 characters are split
+    into pieces of at most 6 characters, and trailing whitespace is one piece.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    list of str
+        Pieces with ``"".join(pieces) == text``.
+    """
+    return _TOKEN_RE.findall(text)
+
+
+def count_prompt_tokens(messages: Sequence[Message]) -> int:
+    """Count prompt tokens like a chat API: 4 per message plus its content, plus 3.
+
+    Parameters
+    ----------
+    messages : sequence of mapping
+        The whole conversation as sent, so the count grows with history.
+
+    Returns
+    -------
+    int
+        The number of prompt tokens.
+    """
+    total = 3
+    for message in messages:
+        total += len(tokenize(_content(message))) + 4
+    return total
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A generated reply, already split into streamable pieces.
+
+    Attributes
+    ----------
+    pieces : tuple of str
+        The token pieces, one per streamed event.
+    finish_reason : str
+        ``"stop"`` or ``"length"`` (cut by ``max_tokens``).
+    prompt_tokens : int
+        Tokens in the request (see `count_prompt_tokens`).
+    """
+
+    pieces: tuple[str, ...]
+    finish_reason: str
+    prompt_tokens: int
+
+    @property
+    def text(self) -> str:
+        """The full reply text."""
+        return "".join(self.pieces)
+
+    @property
+    def completion_tokens(self) -> int:
+        """The number of pieces."""
+        return len(self.pieces)
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+def generate(
+    messages: Sequence[Message],
+    *,
+    model: str = "demo",
+    max_tokens: int | None = None,
+    stop: Sequence[str] = (),
+    chunks: int | None = None,
+) -> Reply:
+    """Produce the reply of the demo model for a conversation.
+
+    Parameters
+    ----------
+    messages : sequence of mapping
+        The conversation, oldest first.
+    model : str
+        ``"echo"`` repeats the last user message verbatim, ``"bench"`` sends
+        `chunks` pieces of ``"tok "``; any other name is the teaching demo model.
+    max_tokens : int, optional
+        Keep at most this many pieces; the finish reason is then ``"length"``.
+    stop : sequence of str
+        Cut the reply before the first occurrence of any of these strings.
+    chunks : int, optional
+        Number of pieces for the ``bench`` model (default 100).
+
+    Returns
+    -------
+    Reply
+        The pieces, finish reason and prompt token count.
+    """
+    if model == "bench":
+        pieces = [BENCH_PIECE] * (100 if chunks is None else chunks)
+        text = "".join(pieces)
+    else:
+        text = _last_user(messages) if model == "echo" else compose_reply(messages)
+        pieces = []
+    cut = _cut_at_stop(text, stop)
+    if cut != text or not pieces:
+        pieces = tokenize(cut)
+    finish_reason = "stop"
+    if max_tokens is not None and len(pieces) > max_tokens:
+        pieces = pieces[:max_tokens]
+        finish_reason = "length"
+    return Reply(tuple(pieces), finish_reason, count_prompt_tokens(messages))
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    positions = [text.find(s) for s in stop if s]
+    found = [p for p in positions if p >= 0]
+    return text[: min(found)] if found else text
+
+
+def _content(message: Message) -> str:
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _last_user(messages: Sequence[Message]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _content(message)
+    return _content(messages[-1]) if messages else ""
+
+
+# --------------------------------------------------------------------------- knowledge
+
+
+@dataclass(frozen=True)
+class _Topic:
+    name: str
+    keywords: tuple[str, ...]
+    summary: str
+    body: str
+
+
+_TOPICS: tuple[_Topic, ...] = (
+    _Topic(
+        "streaming",
+        ("stream", "sse", "server-sent", "event-stream", "real time", "typing"),
+        "Streaming sends the reply as many small pieces (server-sent events) while it is "
+        "generated, so you see text after the first token instead of after the whole answer.",
+        'With `"stream": true` the server keeps the HTTP response open and writes one '
+        "`data: {...}` event per piece of text:\n\n"
+        "- each event carries a **delta**: the next piece, which the client appends\n"
+        "- the **last** event carries the finish reason and the token usage\n"
+        "- an OpenAI-style stream ends with `data: [DONE]`\n\n"
+        "A minimal reader with `requests`:\n\n"
+        "```python\n"
+        "import json, requests\n\n"
+        'r = requests.post(url, json={"model": "demo", "messages": msgs, "stream": True},\n'
+        "                  stream=True)\n"
+        "for line in r.iter_lines():\n"
+        '    if line.startswith(b"data: "):\n'
+        '        event = json.loads(line[len(b"data: "):])\n'
+        '        print(event["chat_completion"]["message"]["content"], end="")\n'
+        "```",
+    ),
+    _Topic(
+        "token usage and cost",
+        ("usage", "cost", "price", "pricing", "bill", "expensive", "cheap", "pay"),
+        "Usage reports prompt tokens (what you sent) and completion tokens (what the model "
+        "wrote); you pay for both, usually per million tokens.",
+        "Every reply reports **token usage**:\n\n"
+        "- **prompt**: tokens you sent, including the whole history\n"
+        "- **completion**: tokens the model generated\n"
+        "- **total**: the sum; providers bill prompt and completion at different rates\n\n"
+        "```python\n"
+        'usage = response.json()["token_usage"]\n'
+        'cost = usage["prompt"] * 0.5e-6 + usage["completion"] * 1.5e-6\n'
+        "```",
+    ),
+    _Topic(
+        "max_tokens and stop sequences",
+        (
+            "max_tokens",
+            "max tokens",
+            "max_completion",
+            "stop sequence",
+            "stop_sequence",
+            "length",
+            "truncat",
+            "limit",
+            "stop",
+        ),
+        "`max_tokens` caps how many tokens the reply may have (finish reason `length`); "
+        "a stop sequence ends the reply just before that text appears (finish reason `stop`).",
+        "Two ways to make a reply end early:\n\n"
+        "- **max_tokens**: a hard cap on completion tokens; the reply is cut mid-sentence "
+        'and `finish_reason` is `"length"`\n'
+        '- **stop sequences**: strings such as `"\\n\\n"`; generation ends right before '
+        'the first one and `finish_reason` is `"stop"`\n\n'
+        "```python\n"
+        'payload = {"model": "demo", "messages": msgs,\n'
+        '           "model_parameters": {"max_tokens": 20, "stop_sequences": ["\\n\\n"]}}\n'
+        "```",
+    ),
+    _Topic(
+        "tokens",
+        ("token", "subword"),
+        "A token is a small piece of text (a word, part of a word or a punctuation mark) "
+        "that the model reads and writes one at a time.",
+        "Models do not see characters or whole words, they see **tokens**:\n\n"
+        "- common words are often one token; long or rare words are split into several\n"
+        "- punctuation and leading spaces usually belong to their own tokens\n"
+        "- prices, context limits and `max_tokens` are all counted in tokens\n\n"
+        "This demo server uses a toy tokenizer you can try yourself:\n\n"
+        "```python\n"
+        "from nbchat.server.demo_model import tokenize\n\n"
+        'tokenize("Tokenization splits text!")\n'
+        "# ['Tokeni', 'zation', ' splits', ' text', '!']\n"
+        "```",
+    ),
+    _Topic(
+        "temperature",
+        ("temperature", "random", "creative", "deterministic", "top.p", "sampl"),
+        "Temperature controls randomness: low values (near 0) pick the most likely next token, "
+        "high values make the reply more varied and creative.",
+        "At every step the model scores all possible next tokens and **samples** one:\n\n"
+        "- **temperature 0**: (almost) always the top choice, good for facts and code\n"
+        "- **temperature 0.7-1**: more variety, good for brainstorming and prose\n"
+        "- **top_p** keeps only the most likely tokens whose probabilities add up to p\n\n"
+        "This demo model ignores temperature on purpose: it is fully deterministic, "
+        "so the same conversation always gets the same reply.",
+    ),
+    _Topic(
+        "system prompts",
+        ("system prompt", "system message", "instruction", "persona", "role"),
+        "A system prompt is a message with role `system` that sets the rules, tone and "
+        "persona for the whole conversation.",
+        "Chat APIs take a list of messages, each with a **role**:\n\n"
+        "- `system`: instructions that apply to every turn (e.g. *answer tersely*)\n"
+        "- `user`: what you type\n"
+        "- `assistant`: earlier replies of the model, sent back as context\n\n"
+        "```python\n"
+        "messages = [\n"
+        '    {"role": "system", "content": "You are terse."},\n'
+        '    {"role": "user", "content": "What is a token?"},\n'
+        "]\n"
+        "```\n\n"
+        "Try it here: start a chat with a system prompt that says *be brief*.",
+    ),
+    _Topic(
+        "why the prompt grows",
+        ("grow", "history", "stateless", "memory", "remember", "context", "previous"),
+        "The API is stateless: every request re-sends the whole conversation, so the prompt "
+        "(and its token count) grows with each turn.",
+        "The model keeps **no memory** between requests. To continue a conversation the "
+        "client sends the **entire history** again:\n\n"
+        "- turn 1 sends 1 message, turn 2 sends 3, turn 3 sends 5, and so on\n"
+        "- so `prompt` tokens grow every turn, even for short questions\n"
+        "- long chats eventually hit the **context window** limit; clients then drop or "
+        "summarise old turns\n\n"
+        "Watch the `prompt` number in the token usage grow as we keep talking.",
+    ),
+    _Topic(
+        "what I can do",
+        ("what can you do", "help", "capabilit", "what do you know", "who are you", "what are you"),
+        "I am the offline nbchat demo model: I explain how chatting with LLMs works, "
+        "deterministically and without any network access.",
+        "I am a small **offline demo model** built into nbchat. Ask me about:\n\n"
+        "- **tokens** and how text is split\n"
+        "- **streaming** replies token by token\n"
+        "- **temperature** and sampling\n"
+        "- **system prompts** and message roles\n"
+        "- why the **prompt grows** every turn\n"
+        "- **token usage** and cost\n"
+        "- **max_tokens** and **stop sequences**\n\n"
+        "I always give the same reply to the same conversation, which makes me handy for tests.",
+    ),
+    _Topic(
+        "greetings",
+        ("hello", r"hi\b", r"hey\b", "good morning", "good evening", "greetings"),
+        "Hello! Ask me about tokens, streaming, temperature or system prompts.",
+        "Hello! I am the nbchat **demo model**, running offline inside this notebook.\n\n"
+        "- ask *what is a token?*\n"
+        "- or *how does streaming work?*\n"
+        "- or *why does the prompt grow each turn?*",
+    ),
+)
+
+_FALLBACK = _Topic(
+    "something else",
+    (),
+    "I am a small demo model and only know about chatting with LLMs; try asking about tokens.",
+    "I am a small offline demo model, so I can only talk about how chatting with LLMs "
+    "works. Good questions to try:\n\n"
+    "- *What is a token?*\n"
+    "- *How does streaming work?*\n"
+    "- *What does temperature do?*\n"
+    "- *Why does the prompt grow each turn?*\n"
+    "- *What do max_tokens and stop sequences do?*",
+)
+
+
+_GREETING, _CAPABILITIES = _TOPICS[-1], _TOPICS[-2]
+
+
+def _find_topic(text: str) -> _Topic:
+    lowered = text.lower()
+    for topic in _TOPICS:
+        for keyword in topic.keywords:
+            if re.search(r"\b" + keyword, lowered):
+                return topic
+    return _FALLBACK
+
+
+def _system_prompt(messages: Sequence[Message]) -> str:
+    return "\n".join(_content(m) for m in messages if m.get("role") in ("system", "developer"))
+
+
+def _user_name(messages: Sequence[Message]) -> str | None:
+    name = None
+    for message in messages:
+        if message.get("role") == "user":
+            for match in _NAME_RE.finditer(_content(message)):
+                name = match.group(1)
+    return name
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
+
+
+def compose_reply(messages: Sequence[Message]) -> str:
+    """Write the teaching reply for the last user message of a conversation.
+
+    The reply is chosen by topic keywords in the last user message and adapts to
+    the context: it greets the user by name (``"my name is N"``), counts the turns,
+    refers back to the previous question, and follows a system prompt asking for
+    brief answers.
+
+    Parameters
+    ----------
+    messages : sequence of mapping
+        The conversation, oldest first.
+
+    Returns
+    -------
+    str
+        Markdown text.
+    """
+    users = [_content(m) for m in messages if m.get("role") == "user"]
+    question = users[-1] if users else ""
+    topic = _find_topic(question)
+    system = _system_prompt(messages)
+    name = _user_name(messages)
+    brief = any(word in system.lower() for word in _BRIEF_WORDS)
+
+    if brief:
+        text = topic.summary
+        if system and topic.name == "system prompts":
+            text = f'I am following your system prompt ("{_quote(system)}"), so I keep it short.'
+        if name:
+            text = f"{name}, {text[0].lower()}{text[1:]}"
+        return text
+
+    parts: list[str] = []
+    if _NAME_RE.search(question) and name:
+        parts.append(f"Nice to meet you, **{name}**!")
+    elif name:
+        parts.append(f"Good question, **{name}**.")
+    if topic not in (_FALLBACK, _GREETING, _CAPABILITIES):
+        parts.append(f"**About {topic.name}:** {topic.summary}")
+    parts.append(topic.body)
+    if system and topic.name == "system prompts":
+        parts.append(f'I am following your system prompt: *"{_quote(system)}"*.')
+    parts.append(_context_note(users))
+    return "\n\n".join(parts)
+
+
+def _context_note(users: Sequence[str]) -> str:
+    turn = len(users)
+    note = f"_Turn {turn} of our conversation."
+    if turn > 1:
+        previous = _find_topic(users[-2])
+        about = previous.name if previous is not _FALLBACK else f'"{_quote(users[-2])}"'
+        note += f" Earlier you asked about {about}."
+    return note + "_"
