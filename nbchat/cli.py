@@ -1,0 +1,120 @@
+"""Command line interface: ``nbchat serve`` starts the embedded chat server.
+
+Subcommands are registered in `build_parser`; each one has a handler taking the
+parsed arguments and returning an exit code.
+
+Examples
+--------
+.. code-block:: console
+
+    $ nbchat serve --port 8765 --tokens-per-second 40
+    nbchat demo server running at http://127.0.0.1:8765
+      EGP:    http://127.0.0.1:8765/egp/v1/chat-completions
+      OpenAI: http://127.0.0.1:8765/v1/chat/completions  (base_url http://127.0.0.1:8765/v1)
+    Press Ctrl+C to stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``nbchat`` argument parser with its subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; ``args.handler(args)`` runs the chosen subcommand.
+    """
+    parser = argparse.ArgumentParser(prog="nbchat", description="Chat with LLMs in Jupyter.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="run the offline demo chat server (EGP and OpenAI-compatible)",
+        description="Run the embedded chat-completions server until Ctrl+C.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default %(default)s)")
+    serve.add_argument("--port", type=int, default=8765, help="port, 0 = any free (%(default)s)")
+    serve.add_argument("--api-key", default=None, help="require this key (default: any key)")
+    serve.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=40.0,
+        help="streaming speed, 0 = no delay (default %(default)s)",
+    )
+    serve.set_defaults(handler=run_serve)
+    return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server until Ctrl+C or SIGTERM.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``host``, ``port``, ``api_key`` and ``tokens_per_second``.
+
+    Returns
+    -------
+    int
+        0 after a clean shutdown, 1 if the server could not start.
+    """
+    from nbchat.server import serve
+
+    try:
+        server = serve(args.host, args.port, args.api_key, args.tokens_per_second)
+    except OSError as exc:
+        print(f"nbchat: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    print(f"nbchat demo server running at {server.url}")
+    print(f"  EGP:    {server.egp_url}")
+    print(f"  OpenAI: {server.openai_url}  (base_url {server.url}/v1)")
+    if args.api_key:
+        print("  API key required.")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    print("nbchat demo server stopped.", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nbchat`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
