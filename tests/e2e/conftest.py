@@ -11,6 +11,7 @@ See shared BROWSER-TESTING.md for why things are done the way they are here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -135,10 +136,8 @@ class JupyterServer:
             return
         for s in sessions:
             if s.get("path") == path or s.get("notebook", {}).get("path") == path:
-                try:
+                with contextlib.suppress(urllib.error.URLError, OSError):
                     self.api("DELETE", f"/api/sessions/{s['id']}")
-                except (urllib.error.URLError, OSError):
-                    pass
 
 
 def _start_server(app: str, base_tmp: Path) -> JupyterServer:
@@ -309,7 +308,7 @@ class NotebookPage:
         theme: str = "light",
         run: bool = True,
     ) -> NotebookPage:
-        """Write a notebook with ``cells`` (code), open it, wait for the kernel, and run all cells."""
+        """Write a notebook of code ``cells``, open it, wait for the kernel, run all cells."""
         name = name or f"e2e-{uuid.uuid4().hex[:10]}.ipynb"
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {
@@ -340,7 +339,8 @@ class NotebookPage:
             """(name) => {
                 const app = window.jupyterapp;
                 const w = app && app.shell && app.shell.currentWidget;
-                if (!w || !w.context || !w.context.path || !w.context.path.endsWith(name)) return false;
+                const path = w && w.context && w.context.path;
+                if (!path || !path.endsWith(name)) return false;
                 const k = w.sessionContext && w.sessionContext.session
                     && w.sessionContext.session.kernel;
                 return !!k && k.connectionStatus === 'connected' && k.status === 'idle'
@@ -447,7 +447,8 @@ class NotebookPage:
     def set_theme(self, theme: str) -> None:
         name = {"dark": "JupyterLab Dark", "light": "JupyterLab Light"}.get(theme, theme)
         self.page.evaluate(
-            "(t) => { void window.jupyterapp.commands.execute('apputils:change-theme', {theme: t}); }",
+            "(t) => { void window.jupyterapp.commands"
+            ".execute('apputils:change-theme', {theme: t}); }",
             name,
         )
         self.page.wait_for_function(
@@ -485,9 +486,9 @@ def notebook(
     nbp = NotebookPage(jupyter_server, context, page)
     page.on(
         "console",
-        lambda msg: nbp.console_errors.append(f"{msg.type}: {msg.text}")
-        if msg.type == "error"
-        else None,
+        lambda msg: (
+            nbp.console_errors.append(f"{msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda exc: nbp.page_errors.append(f"pageerror: {exc}"))
     try:

@@ -10,7 +10,7 @@ from .conftest import NotebookPage
 
 @pytest.mark.parametrize("jupyter_server", ["lab", "notebook"], indirect=True)
 def test_ipywidgets_slider_renders(notebook: NotebookPage) -> None:
-    notebook.open_notebook(["import ipywidgets\nipywidgets.IntSlider(value=7, description='seven')"])
+    notebook.open_notebook(["import ipywidgets\nipywidgets.IntSlider(value=7, description='7')"])
     out = notebook.cell_locator(0).locator(".jp-OutputArea-output")
     slider = out.locator(".widget-slider, .jupyter-widgets.widget-hslider").first
     expect(slider).to_be_visible(timeout=20_000)
