@@ -1,0 +1,303 @@
+// The scrollable list of messages, keyed by id. Committed messages render once (again only if
+// the kernel changes them); the reply in progress is one node, re-rendered at most once per
+// animation frame from the model-level draft.
+
+import { button, h } from "./dom.js";
+import { renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
+
+/** @typedef {import("./types").ChatMessage} ChatMessage */
+/** @typedef {import("./types").Streaming} Streaming */
+/** @typedef {import("./types").Draft} Draft */
+
+/** Distance from the bottom (px) that still counts as "at the bottom". */
+const NEAR_BOTTOM_PX = 48;
+const UNKNOWN = "—";
+
+/**
+ * @param {unknown} v
+ * @returns {v is number}
+ */
+function known(v) {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+/**
+ * Footer values; unknown values are "—", never 0.
+ * @param {Partial<ChatMessage>} msg
+ */
+export function footerValues(msg) {
+  const usage = msg.usage ?? null;
+  const fmt = (/** @type {unknown} */ v, /** @type {(n: number) => string} */ f) =>
+    known(v) ? f(v) : UNKNOWN;
+  /** @type {string} */
+  let finish;
+  if (msg.status === "error") finish = msg.error || "error";
+  else if (msg.status === "stopped") finish = "stopped";
+  else if (msg.status === "interrupted") finish = "interrupted";
+  else finish = msg.finish_reason || UNKNOWN;
+  return {
+    tokensIn: fmt(usage?.prompt, (n) => String(n)),
+    tokensOut: fmt(usage?.completion, (n) => String(n)),
+    ttft: fmt(msg.ttft, (n) => `${n.toFixed(2)} s`),
+    tps: fmt(msg.tokens_per_second, (n) => `${n.toFixed(1)} tok/s`),
+    latency: fmt(msg.latency, (n) => `${n.toFixed(2)} s`),
+    finish,
+  };
+}
+
+/**
+ * @param {string} label
+ * @param {string} testid
+ * @param {string} value
+ */
+function stat(label, testid, value) {
+  return h("span", { className: "nbchat-stat" }, [
+    h("span", { className: "nbchat-stat-label", text: `${label} ` }),
+    h("span", { className: "nbchat-stat-value", testid, text: value }),
+  ]);
+}
+
+/**
+ * @param {Partial<ChatMessage>} msg
+ * @param {boolean} withRetry
+ */
+function footer(msg, withRetry) {
+  const v = footerValues(msg);
+  const stats = h("div", { className: "nbchat-stats" }, [
+    ...(msg.model ? [h("span", { className: "nbchat-stat nbchat-model-name", testid: "model-name", text: msg.model })] : []),
+    stat("in", "tokens-in", v.tokensIn),
+    stat("out", "tokens-out", v.tokensOut),
+    stat("TTFT", "ttft", v.ttft),
+    stat("", "tps", v.tps),
+    h("span", { className: "nbchat-stat nbchat-finish", attrs: { title: "finish reason" } }, [
+      h("span", { className: "nbchat-stat-value", testid: "finish", text: v.finish }),
+    ]),
+  ]);
+  return h("div", { className: "nbchat-footer", testid: "footer" }, [stats, actions(withRetry)]);
+}
+
+/** @param {boolean} withRetry */
+function actions(withRetry) {
+  const box = h("div", { className: "nbchat-actions" }, [
+    button("Copy", "Copy message", { testid: "copy", action: "copy", className: "nbchat-icon-btn" }),
+  ]);
+  if (withRetry) {
+    box.append(button("Retry", "Retry the last reply", { testid: "retry", action: "retry", className: "nbchat-icon-btn" }));
+  }
+  return box;
+}
+
+/**
+ * Build the node of one committed message.
+ * @param {ChatMessage} msg
+ * @param {boolean} isLastAssistant
+ */
+function messageNode(msg, isLastAssistant) {
+  const role = msg.role === "user" || msg.role === "system" ? msg.role : "assistant";
+  const node = h("div", { className: "nbchat-msg", attrs: { "data-role": role, "data-status": String(msg.status ?? "complete") } });
+  node.dataset.id = String(msg.id);
+  if (msg.created_at) node.title = String(msg.created_at);
+  const content = h("div", { className: "nbchat-content", testid: "content" });
+  // User and system text is shown as typed; only model output is rendered as markdown.
+  if (role === "assistant") content.append(renderMarkdown(msg.content ?? ""));
+  else content.append(renderPlain(msg.content ?? ""));
+  const bubble = h("div", { className: "nbchat-bubble" }, [content]);
+  if (msg.tool_request) bubble.append(renderToolRequest(msg.tool_request));
+  const isError = msg.status === "error";
+  if (isError) {
+    bubble.append(
+      h("div", { className: "nbchat-error", testid: "error" }, [
+        h("span", { className: "nbchat-error-text", text: msg.error || "The reply failed." }),
+        button("Retry", "Retry", { testid: "retry", action: "retry", className: "nbchat-btn nbchat-btn-danger" }),
+      ]),
+    );
+  }
+  node.append(bubble);
+  const retryInFooter = !isError && isLastAssistant;
+  if (role === "assistant") node.append(footer(msg, retryInFooter));
+  else node.append(h("div", { className: "nbchat-footer nbchat-footer-plain" }, [actions(false)]));
+  return node;
+}
+
+/**
+ * Build the node of the reply in progress.
+ * @param {Streaming} streaming
+ */
+function streamingNode(streaming) {
+  const node = h("div", { className: "nbchat-msg", attrs: { "data-role": "assistant", "data-status": "streaming", "data-streaming": "true" } });
+  node.dataset.id = String(streaming.id ?? "");
+  const content = h("div", { className: "nbchat-content", testid: "content" });
+  content.append(typing());
+  node.append(h("div", { className: "nbchat-bubble" }, [content]));
+  node.append(footer({ model: streaming.model ?? null, status: undefined }, false));
+  return node;
+}
+
+function typing() {
+  return h("span", { className: "nbchat-typing", attrs: { "aria-hidden": "true" } }, [
+    h("span"), h("span"), h("span"),
+  ]);
+}
+
+/**
+ * @typedef {object} Entry
+ * @property {HTMLElement} el
+ * @property {string} sig
+ * @property {ChatMessage} msg
+ */
+
+export class MessageList {
+  constructor() {
+    this.el = h("div", {
+      className: "nbchat-messages",
+      testid: "messages",
+      attrs: { role: "log", "aria-label": "Conversation", tabindex: "0" },
+    });
+    this.empty = h("div", { className: "nbchat-empty", text: "No messages yet. Say hello!" });
+    this.jump = button("Jump to latest ↓", "Jump to latest message", { testid: "jump", action: "jump", className: "nbchat-jump" });
+    this.jump.hidden = true;
+    /** @type {Map<string, Entry>} */
+    this.entries = new Map();
+    /** @type {{el: HTMLElement, id: string, content: HTMLElement} | null} */
+    this.live = null;
+    /** Follow new content only while the user is at (near) the bottom. */
+    this.stick = true;
+    this.onScroll = this.onScroll.bind(this);
+    this.el.addEventListener("scroll", this.onScroll, { passive: true });
+    /** @type {ResizeObserver | null} */
+    this.resize = null;
+    if (typeof ResizeObserver === "function") {
+      // Keeps the view pinned when content grows without a render (fonts, panel resize).
+      this.resize = new ResizeObserver(() => {
+        if (this.stick) this.scrollToBottom();
+      });
+      this.resize.observe(this.el);
+    }
+  }
+
+  destroy() {
+    this.el.removeEventListener("scroll", this.onScroll);
+    this.resize?.disconnect();
+    this.resize = null;
+  }
+
+  atBottom() {
+    const { scrollHeight, scrollTop, clientHeight } = this.el;
+    return scrollHeight - scrollTop - clientHeight <= NEAR_BOTTOM_PX;
+  }
+
+  onScroll() {
+    this.stick = this.atBottom();
+    if (this.stick) this.jump.hidden = true;
+  }
+
+  scrollToBottom() {
+    this.el.scrollTop = this.el.scrollHeight;
+    this.stick = true;
+    this.jump.hidden = true;
+  }
+
+  /** Call after changing content: follow it, or offer to jump. */
+  afterChange() {
+    if (this.stick) this.scrollToBottom();
+    else this.jump.hidden = false;
+  }
+
+  /**
+   * Reconcile committed messages and the placeholder of the reply in progress.
+   * @param {ChatMessage[]} messages
+   * @param {Streaming} streaming
+   */
+  update(messages, streaming) {
+    const list = Array.isArray(messages) ? messages : [];
+    let lastAssistant = "";
+    for (const m of list) if (m.role === "assistant") lastAssistant = m.id;
+    const streamingId = streaming && streaming.request_id ? String(streaming.id ?? "") : "";
+    const committed = streamingId !== "" && list.some((m) => m.id === streamingId);
+    // While a reply streams, the previous reply is not "the last one" to retry.
+    if (streamingId && !committed) lastAssistant = "";
+
+    let changed = false;
+    const seen = new Set();
+    /** @type {Element | null} */
+    let cursor = this.el.firstElementChild;
+    if (cursor === this.empty) cursor = cursor.nextElementSibling;
+    for (const msg of list) {
+      const id = String(msg.id);
+      seen.add(id);
+      const isLast = id === lastAssistant;
+      const sig = `${isLast ? 1 : 0}${JSON.stringify(msg)}`;
+      let entry = this.entries.get(id);
+      if (!entry || entry.sig !== sig) {
+        const el = messageNode(msg, isLast);
+        if (entry) entry.el.replaceWith(el);
+        entry = { el, sig, msg };
+        this.entries.set(id, entry);
+        changed = true;
+      }
+      if (entry.el !== cursor) {
+        this.el.insertBefore(entry.el, cursor);
+        changed = true;
+      } else {
+        cursor = cursor.nextElementSibling;
+      }
+    }
+    for (const [id, entry] of this.entries) {
+      if (!seen.has(id)) {
+        entry.el.remove();
+        this.entries.delete(id);
+        changed = true;
+      }
+    }
+    // The reply in progress: one node, last.
+    if (streamingId && !committed) {
+      if (!this.live || this.live.id !== streamingId) {
+        this.live?.el.remove();
+        const el = streamingNode(streaming);
+        const content = /** @type {HTMLElement} */ (el.querySelector("[data-testid=content]"));
+        this.live = { el, id: streamingId, content };
+        changed = true;
+      }
+      if (this.el.lastElementChild !== this.live.el) this.el.append(this.live.el);
+    } else if (this.live) {
+      this.live.el.remove();
+      this.live = null;
+      changed = true;
+    }
+    const isEmpty = list.length === 0 && !this.live;
+    if (isEmpty && !this.empty.isConnected) this.el.prepend(this.empty);
+    if (!isEmpty && this.empty.isConnected) this.empty.remove();
+    if (changed) this.afterChange();
+  }
+
+  /**
+   * Re-render only the reply in progress from the draft.
+   * @param {Draft | null} draft
+   */
+  renderDraft(draft) {
+    if (!this.live) return;
+    const content = this.live.content;
+    if (draft && draft.text) content.replaceChildren(renderMarkdown(draft.text, { streaming: true }));
+    else content.replaceChildren(typing());
+    this.afterChange();
+  }
+
+  /**
+   * The raw text of a message (for the copy button).
+   * @param {string} id
+   * @param {Draft | null} draft
+   */
+  textOf(id, draft) {
+    const entry = this.entries.get(id);
+    if (entry) return String(entry.msg.content ?? "");
+    if (this.live && this.live.id === id) return draft?.text ?? "";
+    return "";
+  }
+
+  /** @param {boolean} streaming */
+  setStreaming(streaming) {
+    for (const b of this.el.querySelectorAll("[data-action=retry]")) {
+      /** @type {HTMLButtonElement} */ (b).disabled = streaming;
+    }
+  }
+}

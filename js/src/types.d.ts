@@ -1,0 +1,135 @@
+/**
+ * Types shared by the nbchat front end.
+ *
+ * The traits mirror `ChatPanel` in `nbchat/widget.py`; the custom-message vocabulary mirrors
+ * `nbchat/_messages.py` exactly (renaming either side must break `npm run typecheck` or the
+ * vocabulary test in `__tests__/protocol.test.js`). The kernel owns every trait: the front
+ * end never calls `model.set`, it only sends intents.
+ */
+import type { AnyModel } from "@anywidget/types";
+
+export type MessageStatus = "complete" | "stopped" | "interrupted" | "error";
+export type PanelStatus = "idle" | "streaming" | "error";
+export type Role = "user" | "assistant" | "system";
+
+export interface Usage {
+  prompt: number | null;
+  completion: number | null;
+  total: number | null;
+}
+
+export interface ToolRequest {
+  name: string;
+  arguments: unknown;
+  id?: string | null;
+  [key: string]: unknown;
+}
+
+/** One entry of the `messages` trait (`ChatMessage` in `_messages.py`). */
+export interface ChatMessage {
+  id: string;
+  role: Role;
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  api: string | null;
+  params: Record<string, unknown>;
+  usage: Usage | null;
+  ttft: number | null;
+  latency: number | null;
+  tokens_per_second: number | null;
+  finish_reason: string | null;
+  error: string | null;
+  created_at: string;
+  request_id: string | null;
+  tool_request: ToolRequest | null;
+}
+
+/** The `streaming` trait: the reply in progress, or `{}` when idle. */
+export interface Streaming {
+  id?: string;
+  request_id?: string;
+  model?: string;
+  created_at?: string;
+}
+
+export interface Params {
+  temperature: number | null;
+  max_tokens: number | null;
+}
+
+/** Synced traits of `ChatPanel` (nbchat/widget.py). */
+export interface ChatTraits {
+  messages: ChatMessage[];
+  status: PanelStatus;
+  streaming: Streaming;
+  model: string;
+  system: string;
+  params: Params;
+  backend: string;
+  error: string;
+}
+
+/** The anywidget model of `ChatPanel` (nbchat/widget.py). */
+export type Model = AnyModel<ChatTraits>;
+
+// ---- front end -> kernel -------------------------------------------------------------
+
+export interface SendIntent { type: "send"; id: string; text: string }
+export interface StopIntent { type: "stop"; id: string }
+export interface RetryIntent { type: "retry"; id: string }
+export interface ClearIntent { type: "clear"; id: string }
+export interface SnapshotRequest { type: "snapshot-request"; id: string }
+export interface SettingsIntent {
+  type: "settings";
+  id: string;
+  model?: string;
+  system?: string;
+  temperature?: number | null;
+  max_tokens?: number | null;
+}
+
+export type Intent =
+  | SendIntent
+  | StopIntent
+  | RetryIntent
+  | ClearIntent
+  | SnapshotRequest
+  | SettingsIntent;
+
+export type IntentType = Intent["type"];
+
+/** An intent before `sendIntent` stamps it with a fresh `id`. */
+export type IntentBody<T extends IntentType> = Omit<Extract<Intent, { type: T }>, "type" | "id">;
+
+// ---- kernel -> front end -------------------------------------------------------------
+
+export interface DeltaMessage { type: "delta"; request_id: string; seq: number; text: string }
+export interface SnapshotMessage {
+  type: "snapshot";
+  id: string | null;
+  request_id: string | null;
+  seq: number;
+  content: string;
+}
+export interface AckMessage { type: "ack"; id: string }
+export interface ErrorMessage { type: "error"; id: string | null; message: string }
+
+export type KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage;
+export type KernelMessageType = KernelMessage["type"];
+
+// ---- front-end state -----------------------------------------------------------------
+
+/** The text of the reply in progress, rebuilt from `delta` messages. */
+export interface Draft {
+  request_id: string;
+  /** Last applied sequence number (0 = nothing applied yet). */
+  seq: number;
+  text: string;
+  /** False until a delta run starting at seq 1 or a snapshot has been applied. */
+  known: boolean;
+}
+
+export type DraftEvent =
+  | { kind: "draft" }
+  | { kind: "notice"; message: string };
