@@ -392,8 +392,8 @@ class Stream:
             return None  # the server wants a longer pause than we wait: show the error now
         if wanted is not None and wanted > 0:
             return wanted
-        backoff = min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S)
-        return backoff * (1 - 0.25 * random.random())
+        backoff: float = min(BACKOFF_BASE_S * 2.0**attempt, BACKOFF_CAP_S)
+        return float(backoff * (1 - 0.25 * random.random()))
 
     def _read(self, resp: requests.Response) -> Iterator[Chunk]:
         ctype = resp.headers.get("content-type", "").lower()

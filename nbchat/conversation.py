@@ -118,3 +118,81 @@ class Reply:
         if not content and self.tool_request is not None:
             content = json.dumps(self.tool_request.to_dict())
         return {"role": "assistant", "content": content}
+
+
+# ---- the panel's message records (the ``messages`` trait, the history DataFrame) -----
+
+#: Reply.status -> the status a person reads under the message.
+MESSAGE_STATUS = {
+    "complete": "complete",
+    "cancelled": "stopped",
+    "incomplete": "interrupted",
+    "error": "error",
+}
+
+
+def now_iso() -> str:
+    """The current time, timezone-aware, as ISO 8601."""
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
+
+
+def new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def user_message(
+    text: str, *, model: str | None, api: str | None, params: dict[str, Any]
+) -> dict[str, Any]:
+    """A user entry of the ``messages`` trait."""
+    return {
+        "id": new_id(),
+        "role": "user",
+        "content": text,
+        "status": "complete",
+        "model": model,
+        "api": api,
+        "params": dict(params),
+        "usage": None,
+        "ttft": None,
+        "latency": None,
+        "tokens_per_second": None,
+        "finish_reason": None,
+        "error": None,
+        "created_at": now_iso(),
+        "request_id": None,
+        "tool_request": None,
+    }
+
+
+def assistant_message(
+    reply: Reply,
+    *,
+    message_id: str,
+    request_id: str,
+    created_at: str,
+    model: str | None,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The assistant entry of the ``messages`` trait for a finished (or ended) reply."""
+    return {
+        "id": message_id,
+        "role": "assistant",
+        "content": reply.content,
+        "status": MESSAGE_STATUS[reply.status],
+        "model": reply.model or model,
+        "api": reply.api,
+        "params": dict(params),
+        "usage": reply.usage.to_dict() if reply.usage else None,
+        "ttft": reply.ttft,
+        "latency": reply.latency,
+        "tokens_per_second": reply.tokens_per_second,
+        "finish_reason": reply.finish_reason,
+        "error": reply.error,
+        "created_at": created_at,
+        "request_id": request_id,
+        "tool_request": reply.tool_request.to_dict() if reply.tool_request else None,
+    }

@@ -1,0 +1,184 @@
+"""The kernel-side worker: runs one streamed turn on a thread and feeds the panel through a sink.
+
+The worker never touches the widget. It writes to a :class:`Sink` with three calls: ``begin``
+(the reply is starting), ``delta`` (coalesced text, numbered), ``finish`` (the finished message,
+committed once). Deltas are flushed at most every ``FLUSH_INTERVAL_S``: a send per token floods the
+comm (jupyter_server drops widget messages above 1,000/s) and stalls the kernel.
+
+Exceptions never die in the thread: each one ends the turn in the error state, with the
+partial text kept, and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from nbchat._exceptions import APIError, StreamError
+from nbchat.client import Client
+from nbchat.conversation import Reply, assistant_message, new_id, now_iso
+
+__all__ = ["FLUSH_INTERVAL_S", "Sink", "Turn"]
+
+log = logging.getLogger("nbchat")
+
+#: Seconds between flushes to the front end (25 updates per second at most).
+FLUSH_INTERVAL_S = 0.04
+#: How long stop() waits for the worker to wind down.
+STOP_TIMEOUT_S = 2.0
+
+
+class Sink(Protocol):
+    """Where a turn's output goes (the widget implements it; tests use a list)."""
+
+    def begin(self, turn: Turn) -> None: ...
+
+    def delta(self, request_id: str, seq: int, text: str) -> None: ...
+
+    def finish(self, turn: Turn, message: dict[str, Any]) -> None: ...
+
+
+class Turn:
+    """One request and its reply, streamed on a worker thread.
+
+    ``wait()`` returns the finished :class:`~nbchat.Reply`; ``stop()`` cancels it
+    from any thread and keeps the partial text (status ``"stopped"``).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        messages: list[dict[str, Any]],
+        model: str,
+        params: Mapping[str, Any],
+        sink: Sink,
+        *,
+        snapshot_params: Mapping[str, Any] | None = None,
+        flush_interval: float = FLUSH_INTERVAL_S,
+    ) -> None:
+        self.request_id = new_id()
+        self.message_id = new_id()
+        self.created_at = now_iso()
+        self.model = model
+        self.params = dict(snapshot_params if snapshot_params is not None else params)
+        self._sink = sink
+        self._flush_interval = flush_interval
+        self._stream = client.stream(messages, model, **params)
+        self._lock = threading.Lock()  # guards _text, _pending, _seq and the order of sends
+        self._text: list[str] = []
+        self._pending: list[str] = []
+        self._seq = 0
+        self._done = threading.Event()
+        self.reply: Reply | None = None
+        self.message: dict[str, Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="nbchat-worker", daemon=True)
+
+    # -- control -----------------------------------------------------------------------
+
+    def start(self) -> Turn:
+        self._sink.begin(self)
+        if sys.platform == "emscripten":  # Pyodide cannot start threads
+            self._run()
+        else:
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Cancel the request (closes the socket) and wait for the partial reply to commit."""
+        self._stream.close()
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> Reply:
+        """Block until the reply is finished and return it."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"the reply did not finish within {timeout} s")
+        assert self.reply is not None
+        return self.reply
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def snapshot(self) -> tuple[int, str]:
+        """(seq, text so far): what a view that missed deltas needs to catch up."""
+        with self._lock:
+            return self._seq, "".join(self._text)
+
+    def __repr__(self) -> str:
+        state = self.reply.status if self.reply else "streaming"
+        return f"<nbchat.Turn {self.request_id[:8]} model={self.model!r} {state}>"
+
+    # -- the worker thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        flusher_stop = threading.Event()
+        flusher = threading.Thread(
+            target=self._flush_loop, args=(flusher_stop,), name="nbchat-flush", daemon=True
+        )
+        flusher.start()
+        stream = self._stream
+        reply: Reply | None = None
+        try:
+            with stream:
+                for chunk in stream:
+                    if chunk.delta:
+                        with self._lock:
+                            self._pending.append(chunk.delta)
+            reply = stream.reply
+        except StreamError as exc:
+            reply = exc.reply or stream.reply
+            log.warning("reply ended early: %s", exc.message)
+        except APIError as exc:
+            reply = stream.reply
+            log.warning("request failed: %s", exc.message)
+        except Exception as exc:  # never let an exception vanish in a thread
+            log.exception("nbchat worker failed")
+            reply = Reply(
+                content=stream.text,
+                status="error",
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                model=self.model,
+            )
+        finally:
+            flusher_stop.set()
+            flusher.join()
+            self._flush()
+            if reply is None:
+                reply = stream.reply or Reply(
+                    content=stream.text, status="cancelled", model=self.model
+                )
+            self.reply = reply
+            self.message = assistant_message(
+                reply,
+                message_id=self.message_id,
+                request_id=self.request_id,
+                created_at=self.created_at,
+                model=self.model,
+                params=self.params,
+            )
+            try:
+                self._sink.finish(self, self.message)
+            except Exception:
+                log.exception("nbchat could not commit the reply to the panel")
+            self._done.set()
+
+    def _flush_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self._flush_interval):
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            if not self._pending:
+                return
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._text.append(text)
+            self._seq += 1
+            try:
+                self._sink.delta(self.request_id, self._seq, text)
+            except Exception:
+                log.exception("nbchat could not send a delta to the panel")

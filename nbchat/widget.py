@@ -1,0 +1,300 @@
+"""ChatPanel: the chat panel widget. Thin by design: traits, the bundle, one dispatcher.
+
+The streaming loop lives in ``nbchat._worker``; the panel is its sink. The kernel is the only
+writer of every synced trait; the front end sends intents (``nbchat._messages``). The API key
+lives in the client and never becomes a trait.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import anywidget
+import traitlets
+
+from nbchat._exceptions import NbchatError
+from nbchat._worker import Turn
+from nbchat.client import Client
+from nbchat.conversation import user_message
+
+__all__ = ["BusyError", "ChatPanel"]
+
+log = logging.getLogger("nbchat")
+STATIC = Path(__file__).parent / "static"
+DEMO_MODEL = "demo"
+PARAM_NAMES = ("temperature", "max_tokens", "stop", "top_p", "top_k")
+
+
+class BusyError(NbchatError, RuntimeError):
+    """A reply is still streaming; stop it before sending again."""
+
+
+_demo_lock = threading.Lock()
+_demo_server: Any = None
+
+
+def demo_client() -> Client:
+    """A client for the embedded demo server, started once per process."""
+    global _demo_server
+    with _demo_lock:
+        if _demo_server is None:
+            from nbchat.server import serve
+
+            _demo_server = serve()
+        return Client(base_url=_demo_server.url + "/egp/v1", api_key=None)
+
+
+class ChatPanel(anywidget.AnyWidget):
+    """A chat panel for a notebook cell.
+
+    Parameters
+    ----------
+    client:
+        A :class:`~nbchat.Client`. Default: Spellbook when ``$SPELLBOOK_API_KEY`` is set,
+        otherwise the embedded offline demo server.
+    model:
+        The model name sent with each request.
+    system:
+        A system prompt, sent first in every request.
+    **params:
+        ``temperature``, ``max_tokens``, ``stop``, ``top_p``, ``top_k``.
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    messages = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """The conversation: one dict per message (see ``nbchat._messages.ChatMessage``)."""
+    status = traitlets.Unicode("idle").tag(sync=True)
+    """``idle``, ``streaming`` or ``error``."""
+    streaming = traitlets.Dict().tag(sync=True)
+    """The reply in progress (id, request_id, model, created_at), or empty."""
+    model = traitlets.Unicode("").tag(sync=True)
+    system = traitlets.Unicode("").tag(sync=True)
+    params = traitlets.Dict().tag(sync=True)
+    """Generation parameters: temperature, max_tokens (None = server default)."""
+    backend = traitlets.Unicode("").tag(sync=True)
+    """A label for the header: which server and API (never the key)."""
+    error = traitlets.Unicode("").tag(sync=True)
+    """The last error message, or empty."""
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        model: str | None = None,
+        system: str | None = None,
+        **params: Any,
+    ) -> None:
+        unknown = set(params) - set(PARAM_NAMES)
+        if unknown:
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)}; use {list(PARAM_NAMES)}")
+        demo = client is None and not Client().has_key
+        if client is None:
+            client = demo_client() if demo else Client()
+        self._client = client
+        self._turn: Turn | None = None
+        self._control = threading.RLock()
+        label = f"{'demo model' if demo else client.api.upper()} · {client.base_url}"
+        if demo:
+            label = f"demo model (offline) · {client.base_url}"
+        super().__init__(
+            model=model or (DEMO_MODEL if demo else ""),
+            system=system or "",
+            params={k: v for k, v in params.items() if v is not None},
+            backend=label,
+        )
+        self.on_msg(self._handle_custom_msg)
+
+    # -- Python API --------------------------------------------------------------------
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    def send(self, text: str) -> Turn:
+        """Send a user message; returns at once with a handle whose ``wait()`` gives the Reply."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the message is empty")
+        with self._control:
+            if self._turn is not None and not self._turn.done:
+                raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
+            if not self.model:
+                raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
+            msg = user_message(
+                text, model=self.model, api=self._client.api, params=self._snapshot()
+            )
+            with self.hold_sync():
+                self.messages = [*self.messages, msg]
+            return self._start()
+
+    def stop(self) -> None:
+        """Stop the reply in progress; its partial text is kept, marked stopped."""
+        with self._control:
+            turn = self._turn
+        if turn is not None and not turn.done:
+            turn.stop()
+
+    def retry(self) -> Turn:
+        """Send the last user message again, replacing the reply that followed it."""
+        self.stop()
+        with self._control:
+            msgs = list(self.messages)
+            while msgs and msgs[-1]["role"] != "user":
+                msgs.pop()
+            if not msgs:
+                raise NbchatError("nothing to retry: the conversation has no user message")
+            self.messages = msgs
+            return self._start()
+
+    def clear(self) -> None:
+        """Stop any reply and empty the conversation."""
+        self.stop()
+        with self._control, self.hold_sync():
+            self.messages = []
+            self.status = "idle"
+            self.error = ""
+            self.streaming = {}
+
+    def close(self) -> None:
+        """Stop the worker before the widget closes (a worker sending to a closed comm fails)."""
+        self.stop()
+        super().close()
+
+    def __repr__(self) -> str:
+        return (
+            f"ChatPanel(model={self.model!r}, messages={len(self.messages)}, "
+            f"status={self.status!r}, client={self._client!r})"
+        )
+
+    # -- the worker's sink -------------------------------------------------------------
+
+    def begin(self, turn: Turn) -> None:
+        with self.hold_sync():
+            self.streaming = {
+                "id": turn.message_id,
+                "request_id": turn.request_id,
+                "model": turn.model,
+                "created_at": turn.created_at,
+            }
+            self.status = "streaming"
+            self.error = ""
+
+    def delta(self, request_id: str, seq: int, text: str) -> None:
+        self.send_msg({"type": "delta", "request_id": request_id, "seq": seq, "text": text})
+
+    def finish(self, turn: Turn, message: dict[str, Any]) -> None:
+        with self.hold_sync():
+            self.messages = [*self.messages, message]
+            self.streaming = {}
+            self.status = "error" if message["status"] == "error" else "idle"
+            self.error = message["error"] or "" if message["status"] == "error" else ""
+
+    def send_msg(self, content: dict[str, Any]) -> None:
+        if self.comm is not None:
+            super().send(content)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {**self.params, "system": self.system or None}
+
+    def _payload_messages(self) -> list[dict[str, Any]]:
+        msgs: list[dict[str, Any]] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        msgs += [{"role": m["role"], "content": m["content"]} for m in self.messages]
+        return msgs
+
+    def _start(self) -> Turn:
+        params = {k: v for k, v in self.params.items() if k in PARAM_NAMES and v is not None}
+        turn = Turn(
+            self._client,
+            self._payload_messages(),
+            self.model,
+            params,
+            self,
+            snapshot_params=self._snapshot(),
+        )
+        self._turn = turn
+        return turn.start()
+
+    def _handle_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        handler = self._dispatch.get(str(content.get("type")))
+        rid = content.get("id")
+        if handler is None:
+            self.send_msg({"type": "error", "id": rid, "message": "unknown message type"})
+            return
+        try:
+            handler(self, content)
+        except Exception as exc:  # always answer, so no front-end promise waits forever
+            self.send_msg({"type": "error", "id": rid, "message": str(exc)})
+            return
+        if content.get("type") != "snapshot-request":
+            self.send_msg({"type": "ack", "id": rid})
+
+    def _on_send(self, msg: dict[str, Any]) -> None:
+        self.send(str(msg.get("text", "")))
+
+    def _on_stop(self, msg: dict[str, Any]) -> None:
+        self.stop()
+
+    def _on_retry(self, msg: dict[str, Any]) -> None:
+        self.retry()
+
+    def _on_clear(self, msg: dict[str, Any]) -> None:
+        self.clear()
+
+    def _on_snapshot(self, msg: dict[str, Any]) -> None:
+        turn = self._turn
+        if turn is None or turn.done:
+            self.send_msg(
+                {
+                    "type": "snapshot",
+                    "id": msg.get("id"),
+                    "request_id": None,
+                    "seq": 0,
+                    "content": "",
+                }
+            )
+            return
+        seq, text = turn.snapshot()
+        self.send_msg(
+            {
+                "type": "snapshot",
+                "id": msg.get("id"),
+                "request_id": turn.request_id,
+                "seq": seq,
+                "content": text,
+            }
+        )
+
+    def _on_settings(self, msg: dict[str, Any]) -> None:
+        with self.hold_sync():
+            if "model" in msg:
+                self.model = str(msg["model"] or "")
+            if "system" in msg:
+                self.system = str(msg["system"] or "")
+            params = dict(self.params)
+            for key in ("temperature", "max_tokens"):
+                if key in msg:
+                    value = msg[key]
+                    if value is None or value == "":
+                        params.pop(key, None)
+                    else:
+                        params[key] = float(value) if key == "temperature" else int(value)
+            self.params = params
+
+    _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], None]]] = {
+        "send": _on_send,
+        "stop": _on_stop,
+        "retry": _on_retry,
+        "clear": _on_clear,
+        "snapshot-request": _on_snapshot,
+        "settings": _on_settings,
+    }
