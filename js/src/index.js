@@ -120,11 +120,13 @@ function render({ model, el }) {
 
   // ---- rendering --------------------------------------------------------------------------
   let frame = 0;
-  const raf =
-    typeof requestAnimationFrame === "function"
-      ? requestAnimationFrame
-      : (/** @type {FrameRequestCallback} */ cb) => /** @type {number} */ (/** @type {unknown} */ (setTimeout(() => cb(Date.now()), 16)));
-  const caf = typeof cancelAnimationFrame === "function" ? cancelAnimationFrame : (/** @type {number} */ id) => clearTimeout(id);
+  // Looked up at call time (tests and some hosts replace them); timers as a fallback.
+  const raf = (/** @type {FrameRequestCallback} */ cb) =>
+    typeof window.requestAnimationFrame === "function"
+      ? window.requestAnimationFrame(cb)
+      : /** @type {number} */ (/** @type {unknown} */ (setTimeout(() => cb(Date.now()), 16)));
+  const caf = (/** @type {number} */ id) =>
+    typeof window.cancelAnimationFrame === "function" ? window.cancelAnimationFrame(id) : clearTimeout(id);
   const currentDraft = () => {
     const d = state.draft;
     const s = model.get("streaming") ?? {};

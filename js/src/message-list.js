@@ -230,7 +230,10 @@ export class MessageList {
       let entry = this.entries.get(id);
       if (!entry || entry.sig !== sig) {
         const el = messageNode(msg, isLast);
-        if (entry) entry.el.replaceWith(el);
+        if (entry) {
+          entry.el.replaceWith(el);
+          if (cursor === entry.el) cursor = el;
+        }
         entry = { el, sig, msg };
         this.entries.set(id, entry);
         changed = true;

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    environment: "jsdom",
+    include: ["__tests__/**/*.test.js"],
+    restoreMocks: true,
+  },
+});
