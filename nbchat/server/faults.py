@@ -63,12 +63,13 @@ do not change sync replies.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from nbchat.server.wire import dumps
 
 __all__ = [
     "FAULT_MODES",
@@ -299,13 +300,9 @@ def error_event(api: str, fault: str) -> bytes:
     """
     done = b"data: [DONE]\n\n"
     if fault == "event-error":
-        return b"event: error\ndata: " + _dumps({"detail": OVERLOADED}) + b"\n\n"
+        return b"event: error\ndata: " + dumps({"detail": OVERLOADED}) + b"\n\n"
     if fault == "error-field":
-        return b"error: " + _dumps(CONTEXT_ERROR) + b"\n\n" + done
+        return b"error: " + dumps(CONTEXT_ERROR) + b"\n\n" + done
     payload = {"error": {"message": OVERLOADED, "type": "server_error"}}
-    event = b"data: " + _dumps(payload) + b"\n\n"
+    event = b"data: " + dumps(payload) + b"\n\n"
     return event + done if api == "openai" else event
-
-
-def _dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()

@@ -14,12 +14,24 @@ from typing import Any
 
 from nbchat.server.demo_model import Reply
 
-__all__ = ["EgpWire", "OpenAIWire", "Wire", "sse"]
+__all__ = ["EgpWire", "OpenAIWire", "Wire", "dumps", "sse"]
+
+
+_LINE_LIKE = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def dumps(payload: object) -> bytes:
+    """Encode JSON as UTF-8, escaping U+2028, U+2029 and U+0085.
+
+    Those characters are valid raw inside JSON strings, but naive line splitters
+    (``str.splitlines``, ``requests.Response.iter_lines``) break lines at them.
+    """
+    return json.dumps(payload, ensure_ascii=False).translate(_LINE_LIKE).encode()
 
 
 def sse(payload: object) -> bytes:
-    """Encode one ``data:`` event (compact JSON, UTF-8, blank-line terminated)."""
-    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+    """Encode one ``data:`` event (JSON, UTF-8, blank-line terminated)."""
+    return b"data: " + dumps(payload) + b"\n\n"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""``nbchat serve`` as a real subprocess: prints the URL after binding, serves, stops cleanly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from nbchat.cli import build_parser, main
+
+from .conftest import EGP, USER_TOKEN
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the server process; return it and its banner lines (up to "Press Ctrl+C")."""
+    process = subprocess.Popen(
+        [sys.executable, *args, "--port", "0", "--tokens-per-second", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("Press Ctrl+C"):
+            break
+    return process, lines
+
+
+@pytest.fixture(params=[["-m", "nbchat.cli", "serve"], ["-m", "nbchat.server"]])
+def cli_server(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process, lines = start(*request.param)
+    try:
+        assert lines, process.stderr.read() if process.stderr else ""
+        url = lines[0].rsplit(" ", 1)[1]
+        assert lines[1].strip() == f"EGP:    {url}{EGP}"
+        assert lines[2].strip().startswith(f"OpenAI: {url}/v1/chat/completions")
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def test_cli_serves_and_stops_on_sigterm(cli_server: tuple[subprocess.Popen[str], str]) -> None:
+    process, url = cli_server
+    assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+    response = requests.post(url + EGP, json={"model": "demo", "messages": USER_TOKEN}, timeout=10)
+    assert response.json()["chat_completion"]["message"]["content"]
+    process.terminate()
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+def test_cli_stops_on_ctrl_c() -> None:
+    process, lines = start("-m", "nbchat.cli", "serve")
+    try:
+        url = lines[0].rsplit(" ", 1)[1]
+        assert requests.get(url + "/v1/models", timeout=10).ok
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0 and "Traceback" not in err
+        assert "stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_cli_port_in_use_fails_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    from nbchat.server import serve
+
+    with serve() as running:
+        code = main(["serve", "--port", str(running.port)])
+    assert code == 1
+    assert "cannot listen" in capsys.readouterr().err
+
+
+def test_parser_has_subcommands_and_defaults() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.api_key, args.tokens_per_second) == (
+        "127.0.0.1",
+        8765,
+        None,
+        40.0,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([])
