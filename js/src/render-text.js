@@ -169,6 +169,24 @@ function enhanceCode(root, streaming) {
   }
 }
 
+const BLOCK_CONTAINERS = new Set(["UL", "OL", "BLOCKQUOTE", "TABLE", "THEAD", "TBODY", "TFOOT", "TR"]);
+
+/**
+ * markdown-it puts "\n" between blocks; those text nodes are layout, not content, and would
+ * make the rendered text longer than the reply.
+ * @param {Node} node
+ */
+function dropLayoutWhitespace(node) {
+  for (const child of Array.from(node.childNodes)) {
+    if (child.nodeType === 3) {
+      if (!/\S/.test(child.nodeValue ?? "")) child.remove();
+    } else if (BLOCK_CONTAINERS.has(child.nodeName)) {
+      // only lists, quotes and tables hold layout whitespace; p/li/pre text is content
+      dropLayoutWhitespace(child);
+    }
+  }
+}
+
 /**
  * Render untrusted markdown to a sanitized, highlighted fragment.
  * An unclosed code fence (mid-stream) renders as a code block running to the end.
@@ -178,6 +196,7 @@ function enhanceCode(root, streaming) {
  */
 export function renderMarkdown(text, opts = {}) {
   const frag = sanitizeToFragment(md.render(String(text ?? "")));
+  dropLayoutWhitespace(frag);
   enhanceCode(frag, Boolean(opts.streaming));
   return frag;
 }
