@@ -27,12 +27,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from nbchat.server import faults, schema
 from nbchat.server.demo_model import generate
-from nbchat.server.wire import EgpWire, OpenAIWire, Wire
+from nbchat.server.wire import EgpWire, JSONBody, OpenAIWire, Wire
 
 __all__ = ["EGP_PATH", "MAX_BODY_BYTES", "OPENAI_PATH", "ConnectionDropped", "create_app"]
 
@@ -102,19 +102,19 @@ class _ChatHandler:
     @staticmethod
     def error(api: str, status: int, message: str, kind: str, code: str | None = None) -> Response:
         if api == "egp":
-            return JSONResponse({"detail": message}, status_code=status)
-        return JSONResponse(faults.openai_error(message, kind, code), status_code=status)
+            return JSONBody({"detail": message}, status_code=status)
+        return JSONBody(faults.openai_error(message, kind, code), status_code=status)
 
     @staticmethod
     def invalid(api: str, errors: list[schema.FieldError]) -> Response:
         if api == "egp":
             detail = [{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in errors]
-            return JSONResponse({"detail": detail}, status_code=422)
+            return JSONBody({"detail": detail}, status_code=422)
         first = errors[0]
         param = schema.openai_param(first.loc) if first.loc else None
         message = str(schema.RequestInvalid(errors))
         body = faults.openai_error(message, "invalid_request_error", None, param)
-        return JSONResponse(body, status_code=400)
+        return JSONBody(body, status_code=400)
 
     def check_key(self, api: str, request: Request) -> Response | None:
         if self.api_key is None:
@@ -199,7 +199,7 @@ class _ChatHandler:
             await asyncio.sleep(options.ttft)
         if fault == "stall-mid":
             await asyncio.sleep(options.stall)
-        response = JSONResponse(wire.sync_body())
+        response = JSONBody(wire.sync_body())
         body = bytes(response.body)
         if fault == "malformed":
             return Response(body[: len(body) // 2], media_type="application/json")
@@ -281,7 +281,7 @@ def create_app(
         return run
 
     async def index(request: Request) -> Response:
-        return JSONResponse(
+        return JSONBody(
             {
                 "name": "nbchat embedded server",
                 "description": "Offline deterministic demo model with EGP and OpenAI APIs.",
@@ -293,7 +293,7 @@ def create_app(
 
     async def models(request: Request) -> Response:
         card = {"id": "demo", "object": "model", "created": 0, "owned_by": "nbchat"}
-        return JSONResponse({"object": "list", "data": [card]})
+        return JSONBody({"object": "list", "data": [card]})
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -303,7 +303,7 @@ def create_app(
         body: object = {"detail": message}
         if request.url.path.startswith("/v1/"):
             body = faults.openai_error(message, "invalid_request_error", None)
-        return JSONResponse(body, status_code=status, headers=headers)
+        return JSONBody(body, status_code=status, headers=headers)
 
     routes = [
         Route("/", index, methods=["GET"]),

@@ -67,9 +67,9 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from nbchat.server.wire import dumps
+from nbchat.server.wire import JSONBody, dumps
 
 __all__ = [
     "FAULT_MODES",
@@ -230,7 +230,7 @@ def fault_response(api: str, options: RequestOptions) -> Response:
         return HTMLResponse(BAD_GATEWAY_HTML, status_code=502)
     headers = {"Retry-After": str(options.retry_after)} if fault == "429" else None
     body = _ERRORS[fault](api, options.model)
-    return JSONResponse(body, status_code=int(fault), headers=headers)
+    return JSONBody(body, status_code=int(fault), headers=headers)
 
 
 def openai_error(message: str, kind: str, code: str | None, param: str | None = None) -> object:

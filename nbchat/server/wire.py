@@ -12,9 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from nbchat.server.demo_model import Reply
 
-__all__ = ["EgpWire", "OpenAIWire", "Wire", "dumps", "sse"]
+__all__ = ["EgpWire", "JSONBody", "OpenAIWire", "Wire", "dumps", "sse"]
 
 
 _LINE_LIKE = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
@@ -27,6 +29,14 @@ def dumps(payload: object) -> bytes:
     (``str.splitlines``, ``requests.Response.iter_lines``) break lines at them.
     """
     return json.dumps(payload, ensure_ascii=False).translate(_LINE_LIKE).encode()
+
+
+class JSONBody(JSONResponse):
+    """A JSON response encoded with `dumps` (same escaping as the stream events)."""
+
+    def render(self, content: Any) -> bytes:
+        """Encode `content`."""
+        return dumps(content)
 
 
 def sse(payload: object) -> bytes:
