@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-
 MessageStatus = Literal["complete", "stopped", "interrupted", "error"]
 PanelStatus = Literal["idle", "streaming", "error"]
 
