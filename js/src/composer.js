@@ -41,11 +41,16 @@ export class Composer {
 
   /** @param {KeyboardEvent} e */
   onKeyDown(e) {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    if (e.isComposing) return;
+    if (e.key === "Enter") {
+      // Keep Enter and Shift+Enter away from the notebook's run-cell shortcuts.
+      e.stopPropagation();
+      if (e.shiftKey) return; // newline
       e.preventDefault();
       if (!this.streaming) this.submit();
     } else if (e.key === "Escape" && this.streaming) {
       e.preventDefault();
+      e.stopPropagation();
       this.actions.stop();
     }
   }

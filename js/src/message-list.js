@@ -124,7 +124,7 @@ function messageNode(msg, isLastAssistant) {
  * @param {Streaming} streaming
  */
 function streamingNode(streaming) {
-  const node = h("div", { className: "nbchat-msg", attrs: { "data-role": "assistant", "data-status": "streaming", "data-streaming": "true" } });
+  const node = h("div", { className: "nbchat-msg", attrs: { "data-role": "assistant", "data-status": "streaming", "data-streaming": "true", "aria-busy": "true" } });
   node.dataset.id = String(streaming.id ?? "");
   const content = h("div", { className: "nbchat-content", testid: "content" });
   content.append(typing());
@@ -151,7 +151,8 @@ export class MessageList {
     this.el = h("div", {
       className: "nbchat-messages",
       testid: "messages",
-      attrs: { role: "log", "aria-label": "Conversation", tabindex: "0" },
+      // not role="log": that is a live region and would read out every token
+      attrs: { role: "region", "aria-label": "Conversation", tabindex: "0" },
     });
     this.empty = h("div", { className: "nbchat-empty", text: "No messages yet. Say hello!" });
     this.jump = button("Jump to latest ↓", "Jump to latest message", { testid: "jump", action: "jump", className: "nbchat-jump" });
