@@ -68,7 +68,7 @@ function footer(msg, withRetry) {
     stat("in", "tokens-in", v.tokensIn),
     stat("out", "tokens-out", v.tokensOut),
     stat("TTFT", "ttft", v.ttft),
-    stat("", "tps", v.tps),
+    stat("speed", "tps", v.tps),
     h("span", { className: "nbchat-stat nbchat-finish", attrs: { title: "finish reason" } }, [
       h("span", { className: "nbchat-stat-value", testid: "finish", text: v.finish }),
     ]),
