@@ -25,6 +25,8 @@ from nbchat.client import Client, Stream
 from nbchat.conversation import Chunk, Reply, ToolRequest, Usage
 
 if TYPE_CHECKING:
+    from nbchat.frames import history, usage
+    from nbchat.plot import plot_usage
     from nbchat.server import Server, serve
     from nbchat.widget import ChatPanel
 
@@ -48,14 +50,27 @@ __all__ = [
     "ToolRequest",
     "Usage",
     "__version__",
+    "history",
+    "plot_usage",
     "serve",
+    "usage",
 ]
 
 _LAZY = {
     "ChatPanel": "nbchat.widget",
     "serve": "nbchat.server",
     "Server": "nbchat.server",
+    "history": "nbchat.frames",
+    "usage": "nbchat.frames",
+    "plot_usage": "nbchat.plot",
 }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbchat``: registers the ``%%chat`` and ``%chat_history`` magics."""
+    from nbchat.magic import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __getattr__(name: str) -> Any:

@@ -164,6 +164,38 @@ class ChatPanel(anywidget.AnyWidget):
         self.stop()
         super().close()
 
+    def history(self) -> Any:
+        """The conversation as a pandas DataFrame, one row per message (see nbchat.history)."""
+        from nbchat.frames import history
+
+        return history(self)
+
+    def usage(self) -> Any:
+        """Token usage per reply with running totals, as a DataFrame (see nbchat.usage)."""
+        from nbchat.frames import usage
+
+        return usage(self)
+
+    def to_json(self) -> str:
+        """The conversation, model, system prompt and parameters as JSON (never the key)."""
+        from nbchat.frames import panel_to_json
+
+        return panel_to_json(self)
+
+    @classmethod
+    def from_json(cls, data: str, client: Client | None = None) -> ChatPanel:
+        """A panel holding a conversation saved with :meth:`to_json`."""
+        from nbchat.frames import panel_from_json
+
+        state = panel_from_json(data)
+        panel = cls(client=client)
+        with panel.hold_sync():
+            panel.model = state.get("model") or panel.model
+            panel.system = state.get("system") or ""
+            panel.params = dict(state.get("params") or {})
+            panel.messages = list(state["messages"])
+        return panel
+
     def __repr__(self) -> str:
         return (
             f"ChatPanel(model={self.model!r}, messages={len(self.messages)}, "
