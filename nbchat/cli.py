@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=40.0,
         help="streaming speed, 0 = no delay (default %(default)s)",
     )
+    serve.add_argument(
+        "--replay", metavar="FILE", default=None, help="replay this recorded session (cassette)"
+    )
+    serve.add_argument(
+        "--speed", type=float, default=1.0, help="replay speed, 0 = no delay (default %(default)s)"
+    )
     serve.set_defaults(handler=run_serve)
     return parser
 
@@ -60,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        ``host``, ``port``, ``api_key`` and ``tokens_per_second``.
+        ``host``, ``port``, ``api_key``, ``tokens_per_second``, ``replay`` and ``speed``.
 
     Returns
     -------
@@ -69,8 +75,20 @@ def run_serve(args: argparse.Namespace) -> int:
     """
     from nbchat.server import serve
 
+    replay = getattr(args, "replay", None)
+    speed = getattr(args, "speed", 1.0)
+    if replay is not None:
+        from nbchat.recording import load_cassette
+
+        try:
+            replay = load_cassette(replay)
+        except (OSError, ValueError) as exc:
+            print(f"nbchat: cannot replay {args.replay}: {exc}", file=sys.stderr)
+            return 1
     try:
-        server = serve(args.host, args.port, args.api_key, args.tokens_per_second)
+        server = serve(
+            args.host, args.port, args.api_key, args.tokens_per_second, replay=replay, speed=speed
+        )
     except OSError as exc:
         print(f"nbchat: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -80,7 +98,8 @@ def run_serve(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    print(f"nbchat demo server running at {server.url}")
+    kind = f"replay server ({args.replay}, speed {speed:g})" if replay else "demo server"
+    print(f"nbchat {kind} running at {server.url}")
     print(f"  EGP:    {server.egp_url}")
     print(f"  OpenAI: {server.openai_url}  (base_url {server.url}/v1)")
     if args.api_key:

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -37,6 +37,9 @@ from nbchat.backends import Backend, Params, get_backend
 from nbchat.conversation import Chunk, Delta, Reply, ReplyStatus, ToolRequest, Usage
 from nbchat.transport import http
 from nbchat.transport.sse import ServerSentEvent, SSEDecoder, UnknownField
+
+if TYPE_CHECKING:
+    from nbchat.recording import Recorder, _Exchange
 
 __all__ = ["DEFAULT_TIMEOUT", "Client", "Stream"]
 
@@ -97,6 +100,11 @@ class Client:
         server rejects the field).
     max_tokens_field:
         OpenAI only: ``max_tokens`` or ``max_completion_tokens`` (default for api.openai.com).
+    recorder:
+        A :class:`~nbchat.recording.Recorder`: every request and response (status, content
+        type, body bytes with their arrival times, and the reply) is written to its cassette
+        for replay with ``nbchat.serve(replay=...)``. Headers, and so the key, are never
+        recorded.
     """
 
     def __init__(
@@ -111,6 +119,7 @@ class Client:
         include_usage: bool = True,
         max_tokens_field: str | None = None,
         headers: Mapping[str, str] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.backend: Backend = get_backend(api)
         self.api = api
@@ -139,6 +148,7 @@ class Client:
         self.extra_headers = dict(headers or {})
         self._session = http.make_session()
         self._session_lock = threading.Lock()
+        self._recorder = recorder
 
     # -- public API --------------------------------------------------------------------
 
@@ -250,6 +260,7 @@ class Stream:
         self._server_model: str | None = None
         self._t0 = 0.0
         self._ttft: float | None = None
+        self._recording: _Exchange | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -331,6 +342,7 @@ class Stream:
             try:
                 with client._session_lock:
                     session = client._session
+                sent = time.monotonic()
                 resp = http.post(session, client.url, payload, headers, client.timeout)
             except APIConnectionError as exc:
                 if self._cancel.is_set():
@@ -343,6 +355,10 @@ class Stream:
                 if self._cancel.wait(delay):
                     return None
                 continue
+            if client._recorder is not None:  # taps resp.raw: every body piece is recorded
+                self._recording = client._recorder.start(
+                    client.api, client.url, payload, resp, sent
+                )
             if resp.ok:
                 with self._lock:
                     self._response = resp
@@ -538,6 +554,8 @@ class Stream:
                 api=self._client.api,
                 extra=dict(self._extra),
             )
+            if self._recording is not None:
+                self._recording.finish(self.reply)
             log.debug(
                 "reply %s: %d chars, usage=%s, finish=%s",
                 status,

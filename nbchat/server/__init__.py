@@ -147,9 +147,20 @@ class Server(ServerThread):
         port: int = 0,
         api_key: str | None = None,
         tokens_per_second: float = 40.0,
+        *,
+        replay: Any = None,
+        speed: float = 1.0,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
-        app = create_app(api_key=api_key, tokens_per_second=tokens_per_second, log=self.requests)
+        app: ASGIApp
+        if replay is not None:
+            from nbchat.server.replay import create_replay_app
+
+            app = create_replay_app(replay, speed, log=self.requests)
+        else:
+            app = create_app(
+                api_key=api_key, tokens_per_second=tokens_per_second, log=self.requests
+            )
         super().__init__(app, host, port)
 
     @property
@@ -168,6 +179,9 @@ def serve(
     port: int = 0,
     api_key: str | None = None,
     tokens_per_second: float = 40.0,
+    *,
+    replay: Any = None,
+    speed: float = 1.0,
 ) -> Server:
     """Start the embedded server in a background thread.
 
@@ -184,10 +198,15 @@ def serve(
         Require this key; by default any key or none is accepted.
     tokens_per_second : float
         Streaming speed; ``0`` means no delay.
+    replay : path or dict, optional
+        Serve this cassette (recorded with `nbchat.recording.Recorder`) instead of the demo
+        model: see `nbchat.server.replay`.
+    speed : float
+        Replay speed: recorded times are divided by it; ``0`` means no delay.
 
     Returns
     -------
     Server
         The running server; call ``stop()`` or use it as a context manager.
     """
-    return Server(host, port, api_key, tokens_per_second)
+    return Server(host, port, api_key, tokens_per_second, replay=replay, speed=speed)

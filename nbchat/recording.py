@@ -1,0 +1,240 @@
+"""Record real chat sessions to a cassette file, byte for byte, for exact replay.
+
+::
+
+    with Recorder("session.json") as rec:        # from nbchat.recording import Recorder
+        client = nbchat.Client(base_url=..., api_key=..., recorder=rec)
+        client.complete([{"role": "user", "content": "Hi"}], model="...")
+
+    with nbchat.serve(replay="session.json") as server:   # the same bytes, the same timing
+        ...
+
+The cassette is one JSON document, ``{"version": 1, "exchanges": [...]}``, rewritten
+atomically after each exchange. An exchange is one HTTP request and its response:
+
+``api``, ``path``
+    ``"egp"`` or ``"openai"``; the URL path (no host, no query string).
+``request``
+    The JSON body sent (model, messages, parameters). Headers are never recorded, so
+    neither is the API key.
+``status``, ``content_type``
+    The response status and its ``Content-Type`` (the only header kept).
+``response_t``
+    Seconds from sending the request until the status line and headers arrived.
+``body``
+    ``[[t, base64], ...]``: the body pieces exactly as they came off the socket, ``t`` in
+    seconds since the request was sent.
+``interrupted``
+    Present when the body broke off (the replay server then aborts the connection too).
+``reply``
+    The summary the client made of it: ``content``, ``status``, ``usage``,
+    ``finish_reason``, ``ttft``, ``latency``, ``error``; ``None`` for a response the client
+    retried (e.g. a 429 before the real answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from nbchat.conversation import Reply
+
+__all__ = ["CASSETTE_VERSION", "Recorder", "load_cassette"]
+
+CASSETTE_VERSION = 1
+
+
+class Recorder:
+    """Writes every exchange of the clients that use it to a cassette file.
+
+    Pass it to a client: ``nbchat.Client(..., recorder=rec)``. One recorder may serve
+    several clients and threads; exchanges are stored in the order their requests were
+    sent. The file is created (or replaced) on the first write and rewritten atomically
+    after each exchange, so it is always a complete JSON document.
+
+    Parameters
+    ----------
+    path:
+        The cassette file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._exchanges: list[_Exchange] = []
+
+    @property
+    def exchanges(self) -> list[dict[str, Any]]:
+        """The exchanges recorded so far, as they are written to the file."""
+        with self._lock:
+            return [ex.to_dict() for ex in self._exchanges]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cassette document."""
+        return {"version": CASSETTE_VERSION, "exchanges": self.exchanges}
+
+    def save(self) -> None:
+        """Rewrite the cassette file atomically (write a temporary file, then rename)."""
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def close(self) -> None:
+        """Write the file (also when nothing was recorded)."""
+        self.save()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<nbchat.Recorder {str(self.path)!r} exchanges={len(self._exchanges)}>"
+
+    # -- used by nbchat.client.Stream ----------------------------------------------------
+
+    def start(
+        self,
+        api: str,
+        url: str,
+        payload: dict[str, Any],
+        response: requests.Response,
+        sent: float,
+    ) -> _Exchange:
+        """A response arrived: begin its exchange and tap its body to record each piece.
+
+        ``sent`` is the ``time.monotonic()`` at which the request was sent.
+        """
+        now = time.monotonic()
+        ex = _Exchange(
+            self,
+            api=api,
+            path=urllib.parse.urlsplit(url).path,
+            request=json.loads(json.dumps(payload)),  # a deep copy
+            status=response.status_code,
+            content_type=response.headers.get("content-type"),
+            response_t=now - sent,
+            sent=sent,
+        )
+        response.raw = _Tap(response.raw, ex)
+        with self._lock:
+            self._exchanges.append(ex)
+        # an earlier exchange of this stream that was retried is complete now
+        self.save()
+        return ex
+
+
+class _Exchange:
+    """One request/response being recorded."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        api: str,
+        path: str,
+        request: dict[str, Any],
+        status: int,
+        content_type: str | None,
+        response_t: float,
+        sent: float,
+    ) -> None:
+        self._recorder = recorder
+        self.api = api
+        self.path = path
+        self.request = request
+        self.status = status
+        self.content_type = content_type
+        self.response_t = response_t
+        self.sent = sent
+        self.pieces: list[tuple[float, bytes]] = []
+        self.interrupted: str | None = None
+        self.reply: dict[str, Any] | None = None
+
+    def piece(self, data: bytes) -> None:
+        self.pieces.append((time.monotonic() - self.sent, data))
+
+    def finish(self, reply: Reply) -> None:
+        """The client made its reply: store the summary and rewrite the file."""
+        self.reply = {
+            "content": reply.content,
+            "status": reply.status,
+            "usage": reply.usage.to_dict() if reply.usage else None,
+            "finish_reason": reply.finish_reason,
+            "ttft": reply.ttft,
+            "latency": reply.latency,
+            "error": reply.error,
+        }
+        self._recorder.save()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "api": self.api,
+            "path": self.path,
+            "request": self.request,
+            "status": self.status,
+            "content_type": self.content_type,
+            "response_t": round(self.response_t, 6),
+            "body": [
+                [round(t, 6), base64.b64encode(data).decode("ascii")] for t, data in self.pieces
+            ],
+        }
+        if self.interrupted is not None:
+            d["interrupted"] = self.interrupted
+        d["reply"] = self.reply
+        return d
+
+
+class _Tap:
+    """Wraps ``response.raw``: records what ``read1`` returns, delegates everything else."""
+
+    def __init__(self, raw: Any, exchange: _Exchange) -> None:
+        self._nbchat_raw = raw
+        self._nbchat_exchange = exchange
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        try:
+            data: bytes = self._nbchat_raw.read1(*args, **kwargs)
+        except Exception as exc:
+            self._nbchat_exchange.interrupted = type(exc).__name__
+            raise
+        if data:
+            self._nbchat_exchange.piece(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nbchat_raw, name)
+
+
+def load_cassette(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    """Read and check a cassette (a path or the already-parsed document)."""
+    doc = source if isinstance(source, dict) else json.loads(Path(source).read_text("utf-8"))
+    if not isinstance(doc, dict) or not isinstance(doc.get("exchanges"), list):
+        raise ValueError("not an nbchat cassette: expected {'version': 1, 'exchanges': [...]}")
+    if doc.get("version") != CASSETTE_VERSION:
+        raise ValueError(f"unsupported cassette version {doc.get('version')!r}")
+    return doc
