@@ -1,0 +1,207 @@
+"""The %%chat magic: streams into the cell output, keeps the conversation, --new, DataFrame."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import nbformat
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+import nbchat
+from nbchat import magic
+from nbchat.frames import history
+
+
+@pytest.fixture
+def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("SPELLBOOK_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("NBCHAT_BASE_URL", raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbchat")
+    magic.reset(shell)
+    yield shell
+    magic.reset(shell)
+
+
+def run(ip: Any, line: str, cell: str) -> list[Any]:
+    with capture_output() as cap:
+        ip.run_cell_magic("chat", line, cell)
+    return list(cap.outputs)
+
+
+def text_of(output: Any) -> str:
+    return str(output.data.get("text/markdown", ""))
+
+
+def test_load_ext_registers_magics(ip: Any) -> None:
+    assert "chat" in ip.magics_manager.magics["cell"]
+    assert "chat_history" in ip.magics_manager.magics["line"]
+    assert nbchat.load_ipython_extension is not None
+
+
+def test_streams_into_the_output(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    outputs = run(ip, f"--base-url {base} --model demo?tps=100", "What is a token?")
+    assert outputs, "nothing was displayed"
+    updates = [o for o in outputs if o.update]
+    assert len(updates) > 1, "the output was not updated while the reply streamed"
+    texts = [text_of(o) for o in updates]
+    # the text grows: each update is a longer prefix of the final reply
+    final = texts[-1]
+    assert "token" in final.lower()
+    assert len(texts[0]) < len(final)
+    for t in texts[:-1]:
+        assert final.startswith(t)
+    # at most ~20 updates per second (plus the final one)
+    assert len(updates) <= 2 + 20 * 2.5 * 3
+    msgs = magic.conversation(ip)
+    assert [m["role"] for m in msgs] == ["user", "assistant"]
+    assert msgs[1]["content"] == final
+    assert msgs[1]["usage"]["completion"] > 0
+
+
+def test_conversation_across_cells_and_new(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f"--base-url {base} --model demo", "My name is Ada. What is a token?")
+    run(ip, "", "What is my name?")
+    msgs = magic.conversation(ip)
+    assert [m["role"] for m in msgs] == ["user", "assistant"] * 2
+    assert "Ada" in msgs[3]["content"]  # the demo model saw the first turn
+    first, second = msgs[1]["usage"], msgs[3]["usage"]
+    assert second["prompt"] > first["total"]  # the whole history is sent again
+    # the same shape as the panel's message dicts
+    from nbchat._messages import ChatMessage
+
+    for m in msgs:
+        assert set(m) == set(ChatMessage.__annotations__)
+    df = ip.run_line_magic("chat_history", "")
+    assert df.equals(history(msgs))
+    assert df["turn"].tolist() == [1, 1, 2, 2]
+    assert df["prompt_tokens"].tolist()[1::2] == [first["prompt"], second["prompt"]]
+    u = ip.run_line_magic("chat_history", "usage")
+    assert u["cumulative_total"].tolist() == [first["total"], first["total"] + second["total"]]
+
+    outputs = run(ip, "--new", "What is my name?")
+    msgs = magic.conversation(ip)
+    assert len(msgs) == 2
+    assert "Ada" not in msgs[1]["content"]
+    assert msgs[1]["usage"]["prompt"] < first["prompt"] + 10
+    assert outputs
+
+
+def test_system_prompt_and_settings_stick(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f'--base-url {base} --model demo --system "Be brief."', "What is a token?")
+    run(ip, "", "What is temperature?")
+    msgs = magic.conversation(ip)
+    assert all(m["params"]["system"] == "Be brief." for m in msgs)
+    assert all(m["model"] == "demo" for m in msgs)
+    df = history(msgs)
+    assert (df["system"] == "Be brief.").all()
+
+
+def test_default_is_the_demo_server(ip: Any) -> None:
+    outputs = run(ip, "--model demo?tps=0", "hello")
+    assert outputs
+    msgs = magic.conversation(ip)
+    assert msgs[-1]["status"] == "complete"
+    assert msgs[-1]["api"] == "egp"
+    assert "demo" in msgs[-1]["content"].lower()
+
+
+def test_openai_api_against_the_demo_server(ip: Any) -> None:
+    run(ip, "--api openai --model demo?tps=0", "What is a token?")
+    msgs = magic.conversation(ip)
+    assert msgs[-1]["api"] == "openai"
+    assert msgs[-1]["status"] == "complete"
+    assert msgs[-1]["usage"]["total"] > 0
+
+
+def test_server_error_is_shown(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    outputs = run(ip, f"--base-url {base} --model demo?fault=401", "hi")
+    final = text_of(outputs[-1])
+    assert "Error" in final
+    msg = magic.conversation(ip)[-1]
+    assert msg["status"] == "error"
+    assert msg["error"] and msg["error"] in final  # the server's message, verbatim
+
+
+def test_partial_text_kept_on_drop(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    outputs = run(ip, f"--base-url {base} --model demo?fault=drop&after=5", "What is a token?")
+    msg = magic.conversation(ip)[-1]
+    assert msg["status"] in ("interrupted", "error")
+    assert msg["content"]  # the partial text
+    final = text_of(outputs[-1])
+    assert final.startswith(msg["content"])
+    assert "Error" in final
+
+
+def test_bad_arguments(ip: Any) -> None:
+    with pytest.raises(ValueError, match="--api"):
+        magic.chat("--api nope", "hi", ip)
+    with pytest.raises(ValueError, match="empty"):
+        magic.chat("--model demo", "   ", ip)
+
+
+def test_nothing_is_held_after_the_cell(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f"--base-url {base} --model demo", "hi")
+    # another thread can run a chat cell at once: no lock outlives a cell
+    done = threading.Event()
+
+    def other() -> None:
+        magic.chat(f"--base-url {base} --model demo", "again", ip)
+        done.set()
+
+    with capture_output():
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(30)
+    assert done.is_set()
+    assert len(magic.conversation(ip)) == 4
+
+
+@pytest.mark.timeout(180)
+def test_in_a_real_kernel(tmp_path: Any) -> None:
+    """A tiny notebook run by nbclient: %load_ext, two %%chat cells, %chat_history."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os\nfor k in ('SPELLBOOK_API_KEY', 'OPENAI_API_KEY'):\n"
+            "    os.environ.pop(k, None)\n%load_ext nbchat"
+        ),
+        nbformat.v4.new_code_cell("%%chat --model demo?tps=200\nWhat is a token?"),
+        nbformat.v4.new_code_cell("%%chat\nAnd what is temperature?"),
+        nbformat.v4.new_code_cell(
+            "df = %chat_history\nprint(df['role'].tolist(), df['prompt_tokens'].tolist())"
+        ),
+    ]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={})
+    updates: list[int] = []
+    original = client.process_message
+
+    def spy(msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
+        if msg["msg_type"] == "update_display_data":
+            updates.append(cell_index)
+        return original(msg, cell, cell_index)
+
+    client.process_message = spy  # type: ignore[method-assign]
+    start = time.monotonic()
+    client.execute()
+    assert time.monotonic() - start < 120
+    out1 = nb.cells[1].outputs
+    assert out1 and "token" in out1[-1]["data"]["text/markdown"].lower()
+    assert updates.count(1) > 1  # the reply streamed into the output
+    printed = nb.cells[3].outputs[0]["text"]
+    assert printed.startswith("['user', 'assistant', 'user', 'assistant']")
+    assert "<NA>" in printed  # the user rows have no usage: NA, not 0
