@@ -31,6 +31,8 @@ const MAX_EARLY_REQUESTS = 4;
 const MAX_EARLY_DELTAS = 1000;
 /** Out-of-order deltas held while a gap is being filled. */
 const MAX_HELD_DELTAS = 1000;
+/** Unanswered intents remembered. */
+const MAX_PENDING = 64;
 /** Finished request ids remembered so that their late deltas are dropped, not buffered. */
 const MAX_ENDED = 32;
 
@@ -117,6 +119,8 @@ export class ChatState {
     if (!INTENT_TYPES.includes(type)) throw new Error(`nbchat: unknown intent ${type}`);
     const id = freshId();
     this.pending.set(id, type);
+    // The kernel answers every intent; if it never does, do not grow without bound.
+    if (this.pending.size > MAX_PENDING) this.pending.delete(/** @type {string} */ (this.pending.keys().next().value));
     this.model.send({ ...(body ?? {}), type, id });
     return id;
   }

@@ -36,7 +36,8 @@ export function announcement(prev, next, messages, error) {
   const last = [...(messages ?? [])].reverse().find((m) => m.role === "assistant");
   if (next === "error") return `Error: ${error || last?.error || "the reply failed"}`;
   if (prev !== "streaming") return "";
-  switch (last?.status) {
+  if (!last) return "Conversation cleared";
+  switch (last.status) {
     case "stopped":
       return "Reply stopped";
     case "interrupted":
