@@ -147,7 +147,6 @@ class Client:
         }
         self.extra_headers = dict(headers or {})
         self._session = http.make_session()
-        self._session_lock = threading.Lock()
         self._recorder = recorder
 
     # -- public API --------------------------------------------------------------------
@@ -245,6 +244,7 @@ class Stream:
         self._params = params
         self._stream = stream
         self._cancel = threading.Event()
+        self._wake = threading.Event()  # set by close() and by a landed POST
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._started = False
@@ -279,6 +279,7 @@ class Stream:
         """Cancel the stream (from any thread) and close the connection promptly."""
         if self.reply is None:
             self._cancel.set()
+            self._wake.set()
         with self._lock:
             resp = self._response
         if resp is not None:
@@ -340,10 +341,8 @@ class Stream:
             self.requests_made += 1
             log.debug("POST %s model=%s attempt=%d", client.url, self.model, attempt + 1)
             try:
-                with client._session_lock:
-                    session = client._session
                 sent = time.monotonic()
-                resp = http.post(session, client.url, payload, headers, client.timeout)
+                resp = self._post(payload, headers)
             except APIConnectionError as exc:
                 if self._cancel.is_set():
                     return None
@@ -355,6 +354,8 @@ class Stream:
                 if self._cancel.wait(delay):
                     return None
                 continue
+            if resp is None:  # closed while waiting for the status line
+                return None
             if client._recorder is not None:  # taps resp.raw: every body piece is recorded
                 self._recording = client._recorder.start(
                     client.api, client.url, payload, resp, sent
@@ -384,6 +385,42 @@ class Stream:
             attempt += 1
             if self._cancel.wait(delay):
                 return None
+
+    def _post(self, payload: dict[str, Any], headers: dict[str, str]) -> requests.Response | None:
+        """POST on a helper thread, so that close() can abandon a server that never answers.
+
+        requests gives no handle on the socket until the status line has arrived; waiting on
+        a thread lets a cancel return at once. The helper closes its response when it lands.
+        """
+        client = self._client
+        box: dict[str, Any] = {}
+        landed = threading.Event()
+
+        def run() -> None:
+            try:
+                box["resp"] = http.post(
+                    client._session, client.url, payload, headers, client.timeout
+                )
+            except BaseException as exc:  # handed to the waiting thread below
+                box["exc"] = exc
+            finally:
+                landed.set()
+                self._wake.set()
+                if self._cancel.is_set() and "resp" in box:
+                    http.shutdown(box["resp"])
+
+        self._wake.clear()
+        if self._cancel.is_set():  # closed before the wake event was cleared
+            return None
+        threading.Thread(target=run, name="nbchat-post", daemon=True).start()
+        while not landed.is_set():
+            self._wake.wait()
+            if self._cancel.is_set():
+                return None
+        if "exc" in box:
+            raise box["exc"]
+        resp: requests.Response = box["resp"]
+        return resp
 
     def _retry_delay(self, err: APIError, headers: Any, attempt: int) -> float | None:
         """Seconds to wait before retrying, or None for no retry (PROTOCOL.md 6)."""

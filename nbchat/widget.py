@@ -107,7 +107,7 @@ class ChatPanel(anywidget.AnyWidget):
             params={k: v for k, v in params.items() if v is not None},
             backend=label,
         )
-        self.on_msg(self._handle_custom_msg)
+        self.on_msg(self._on_custom_msg)
 
     # -- Python API --------------------------------------------------------------------
 
@@ -254,7 +254,7 @@ class ChatPanel(anywidget.AnyWidget):
         self._turn = turn
         return turn.start()
 
-    def _handle_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
+    def _on_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         handler = self._dispatch.get(str(content.get("type")))

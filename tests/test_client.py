@@ -709,11 +709,6 @@ def test_close_cancels_a_pending_retry(live_server: Server, api: str) -> None:
     assert c.complete(QUESTION, model="demo").status == "complete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Stream.close() cannot interrupt http.post() while it waits for the status "
-    "line; the stream ends only when the server answers or the read timeout fires",
-)
 def test_close_while_waiting_for_headers(live_server: Server) -> None:
     c = client_for(live_server, "egp", max_retries=0)
     s = c.stream(QUESTION, model=f"demo?fault=stall&stall=1.5&after={uniq()}")

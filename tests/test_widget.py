@@ -29,7 +29,8 @@ def _panel(server: Any, model: str = "demo", **kw: Any) -> Recording:
 
 def _intent(panel: ChatPanel, **msg: Any) -> dict[str, Any]:
     msg.setdefault("id", f"i{time.monotonic_ns()}")
-    panel._handle_custom_msg(panel, msg, [])
+    # The path a comm message from the front end takes through ipywidgets.
+    panel._handle_msg({"content": {"data": {"method": "custom", "content": msg}}, "buffers": []})
     return next(m for m in panel.sent if m.get("id") == msg["id"])  # type: ignore[attr-defined]
 
 
