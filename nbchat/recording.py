@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["CASSETTE_VERSION", "Recorder", "load_cassette"]
 
 CASSETTE_VERSION = 1
+_PIECE = re.compile(r'\[\s*([0-9][0-9.e+-]*),\s*("[A-Za-z0-9+/=]*")\s*\]')
 
 
 class Recorder:
@@ -87,11 +89,17 @@ class Recorder:
     def save(self) -> None:
         """Rewrite the cassette file atomically (write a temporary file, then rename)."""
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        text = _PIECE.sub(r"[\1, \2]", text)  # one body piece per line
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = self.path.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o644
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+            os.chmod(tmp, mode)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
