@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["Chunk", "Delta", "Reply", "ReplyStatus", "ToolRequest", "Usage"]
 
@@ -45,9 +45,11 @@ class ToolRequest:
         return {"name": self.name, "arguments": self.arguments, "id": self.id}
 
 
-@dataclass(frozen=True)
-class Delta:
-    """What one decoded event contributes to a reply (the output of a backend adapter)."""
+class Delta(NamedTuple):
+    """What one decoded event contributes to a reply (the output of a backend adapter).
+
+    A NamedTuple: one is built per streamed event, and tuples are cheap to build.
+    """
 
     text: str = ""
     finish_reason: str | None = None
@@ -62,7 +64,7 @@ class Delta:
     extra: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One piece of a streamed reply, as a user iterating a Stream sees it."""
 

@@ -17,13 +17,14 @@ bytes, ``close()`` signals the end of the stream. Unknown fields are reported as
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "UnknownField"]
 
 
-@dataclass(frozen=True)
-class ServerSentEvent:
+# NamedTuples, not dataclasses: one is made per event on the hot path, and a tuple is
+# several times cheaper to build than a frozen dataclass.
+class ServerSentEvent(NamedTuple):
     """A dispatched event: its type, its data (final LF removed) and the last event ID."""
 
     event: str
@@ -31,8 +32,7 @@ class ServerSentEvent:
     id: str = ""
 
 
-@dataclass(frozen=True)
-class UnknownField:
+class UnknownField(NamedTuple):
     """A field line the spec ignores (for example llama.cpp's ``error: {...}``)."""
 
     name: str
@@ -85,7 +85,18 @@ class SSEDecoder:
             if text[0] == "\n":
                 text = text[1:]
         out: list[ServerSentEvent | UnknownField] = []
-        buf = self._buffer + text
+        buf = self._buffer + text if self._buffer else text
+        if "\r" not in buf:
+            # Fast path (almost every server): only LF ends lines here.
+            lines = buf.split("\n")
+            self._buffer = lines.pop()
+            for line in lines:
+                if line.startswith("data:"):
+                    value = line[5:]
+                    self._data.append(value[1:] if value.startswith(" ") else value)
+                else:
+                    self._line(line, out)
+            return out
         start = 0
         n = len(buf)
         while start < n:
