@@ -164,8 +164,13 @@ def _start_server(app: str, base_tmp: Path) -> JupyterServer:
         ),
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
-        # The kernel imports nbchat from the work tree (whether or not it is installed).
-        PYTHONPATH=os.pathsep.join(p for p in [str(REPO_ROOT), env.get("PYTHONPATH")] if p),
+        # The kernel imports nbchat from the work tree (whether or not it is installed), or
+        # from NBCHAT_E2E_SRC (a directory holding an `nbchat` package) when that is set.
+        PYTHONPATH=os.pathsep.join(
+            p
+            for p in [os.environ.get("NBCHAT_E2E_SRC", str(REPO_ROOT)), env.get("PYTHONPATH")]
+            if p
+        ),
         PYTHONUNBUFFERED="1",
     )
     env.pop("JUPYTER_TOKEN", None)
