@@ -398,4 +398,7 @@ def test_screenshot_for_humans(notebook: NotebookPage, theme: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     panel.root.screenshot(path=str(ARTIFACTS / f"panel-{theme}.png"))
     notebook.page.screenshot(path=str(ARTIFACTS / f"page-{theme}.png"))
+    # the start of the conversation too (the message list scrolls)
+    panel.root.locator('[data-testid="messages"]').evaluate("(el) => { el.scrollTop = 0; }")
+    panel.root.screenshot(path=str(ARTIFACTS / f"panel-{theme}-top.png"))
     assert notebook.relevant_errors() == []
