@@ -527,13 +527,15 @@ class Stream:
 
     def _on_event(self, ev: ServerSentEvent) -> Chunk | object | None:
         """Handle one event (PROTOCOL.md 5.4). Returns a Chunk, _DONE, _SEEN or None (skip)."""
-        if ev.event == "error":
-            self._fail("error", _event_error_message(ev.data))
         data = ev.data
-        if not data.strip():
-            return None
-        if data.strip() == "[DONE]":
-            return _DONE
+        if ev.event == "error":
+            self._fail("error", _event_error_message(data))
+        if data[:1] != "{":  # the usual JSON object skips these checks
+            stripped = data.strip()
+            if not stripped:
+                return None
+            if stripped == "[DONE]":
+                return _DONE
         try:
             obj = json.loads(data)
         except ValueError:

@@ -46,6 +46,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from nbchat.transport import http
+
 if TYPE_CHECKING:
     import requests
 
@@ -148,7 +150,7 @@ class Recorder:
             response_t=now - sent,
             sent=sent,
         )
-        response.raw = _Tap(response.raw, ex)
+        http.tap(response, ex.piece, ex.broke)
         with self._lock:
             self._exchanges.append(ex)
         # an earlier exchange of this stream that was retried is complete now
@@ -186,6 +188,9 @@ class _Exchange:
     def piece(self, data: bytes) -> None:
         self.pieces.append((time.monotonic() - self.sent, data))
 
+    def broke(self, reason: str) -> None:
+        self.interrupted = reason
+
     def finish(self, reply: Reply) -> None:
         """The client made its reply: store the summary and rewrite the file."""
         self.reply = {
@@ -215,27 +220,6 @@ class _Exchange:
             d["interrupted"] = self.interrupted
         d["reply"] = self.reply
         return d
-
-
-class _Tap:
-    """Wraps ``response.raw``: records what ``read1`` returns, delegates everything else."""
-
-    def __init__(self, raw: Any, exchange: _Exchange) -> None:
-        self._nbchat_raw = raw
-        self._nbchat_exchange = exchange
-
-    def read1(self, *args: Any, **kwargs: Any) -> bytes:
-        try:
-            data: bytes = self._nbchat_raw.read1(*args, **kwargs)
-        except Exception as exc:
-            self._nbchat_exchange.interrupted = type(exc).__name__
-            raise
-        if data:
-            self._nbchat_exchange.piece(data)
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._nbchat_raw, name)
 
 
 def load_cassette(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import json
 import socket
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -77,23 +78,56 @@ def post(
         raise APIConnectionError(f"could not connect to {_where(url)}: {_cause(exc)}") from None
 
 
+def tap(
+    response: requests.Response,
+    on_piece: Callable[[bytes], None],
+    on_break: Callable[[str], None],
+) -> None:
+    """Have :func:`iter_body` report every body piece, and a break, to these callbacks.
+
+    Used by the session recorder; a response without a tap pays nothing per piece.
+    """
+    response.__dict__["_nbchat_tap"] = (on_piece, on_break)
+
+
 def iter_body(response: requests.Response) -> Iterator[bytes]:
-    """Yield body bytes as they arrive; raise BodyInterrupted when the body breaks off."""
+    """Yield body bytes as they arrive; raise BodyInterrupted when the body breaks off.
+
+    A chunked body is read one HTTP chunk at a time (urllib3's ``read_chunked``, which
+    hands over each chunk as it arrives and costs less per chunk than ``read1``); any other
+    body with ``read1``, which returns what has arrived instead of waiting for a full buffer.
+    """
     raw = response.raw
+    taps = response.__dict__.get("_nbchat_tap")
+    if raw.chunked and raw.supports_chunked_reads():
+        pieces: Iterator[bytes] = raw.read_chunked(None, decode_content=True)
+    else:
+        pieces = _read1_loop(raw)
     try:
-        while True:
-            data = raw.read1(READ_SIZE, decode_content=True)
-            if not data:
-                return
-            yield data
+        for data in pieces:
+            if data:
+                if taps is not None:
+                    taps[0](data)
+                yield data
     except (
         urllib3.exceptions.HTTPError,
         requests.exceptions.RequestException,
+        http.client.HTTPException,
         OSError,
         ValueError,  # reading a response closed from another thread
         AttributeError,  # urllib3 after its file object was released mid-read
     ) as exc:
+        if taps is not None:
+            taps[1](type(exc).__name__)
         raise BodyInterrupted(_cause(exc)) from None
+
+
+def _read1_loop(raw: Any) -> Iterator[bytes]:
+    while True:
+        data: bytes = raw.read1(READ_SIZE, decode_content=True)
+        if not data:
+            return
+        yield data
 
 
 def shutdown(response: requests.Response) -> None:
