@@ -9,8 +9,9 @@ Unknown values are missing (``<NA>``, ``NaN``, ``NaT`` or ``None``), never zero:
 reports no usage must not look like a free reply. There is never a key column.
 
 pandas is imported inside the functions (STYLE.md 2.14), so ``import nbchat`` stays fast.
-Columns are built as Python lists and the frame is constructed once: 100,000 messages take
-well under half a second (``benchmarks/bench_frames.py``).
+Columns are extracted a table at a time (``DataFrame.from_records`` over the message dicts, then
+over their ``params`` and ``usage`` dicts), converted with vectorised operations, and the frame is
+constructed once: 100,000 messages take about 0.2 s (``benchmarks/bench_frames.py``).
 
 The module also holds the JSON save format of a panel (``ChatPanel.to_json``/``from_json``).
 """
@@ -91,8 +92,32 @@ def _messages(source: Any) -> list[Any]:
 
 
 _NO_PARAMS: dict[str, Any] = {}
-#: Reply.status values map to the panel's; the panel's own map to themselves.
-_STATUS: dict[Any, Any] = {**MESSAGE_STATUS, **{v: v for v in MESSAGE_STATUS.values()}}
+_MESSAGE_KEYS = (
+    "role",
+    "content",
+    "api",
+    "model",
+    "params",
+    "usage",
+    "ttft",
+    "latency",
+    "tokens_per_second",
+    "finish_reason",
+    "status",
+    "error",
+    "created_at",
+)
+_PARAM_KEYS = ("temperature", "max_tokens", "stop", "system")
+_USAGE_KEYS = (
+    "prompt",
+    "completion",
+    "total",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+)
+#: Reply.status values that differ from the panel's (the panel's own stay as they are).
+_REPLY_STATUS = {k: v for k, v in MESSAGE_STATUS.items() if k != v}
 
 
 def _usage_dict(u: Any) -> dict[str, Any] | None:
@@ -134,10 +159,19 @@ def _int_array(values: list[Any]) -> Any:
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _float_array(values: list[Any]) -> Any:
-    import numpy as np
+def _ints(col: Any) -> Any:
+    """An object or float column (None/NaN for missing) as a nullable Int64 Series."""
+    import pandas as pd
 
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if col.dtype == object:
+        col = pd.to_numeric(col, errors="coerce")
+    return col.astype("Int64")
+
+
+def _floats(col: Any) -> Any:
+    import pandas as pd
+
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=float("nan"))
 
 
 def history(source: Any) -> pd.DataFrame:
@@ -159,29 +193,38 @@ def history(source: Any) -> pd.DataFrame:
         (seconds / rate, ``NaN`` when unknown), ``finish_reason``, ``status`` (complete,
         stopped, interrupted, error), ``error`` and ``created_at`` (UTC, ``NaT`` when unknown).
     """
+    import numpy as np
     import pandas as pd
 
     msgs = [m if type(m) is dict else _as_dict(i, m) for i, m in enumerate(_messages(source))]
-    role = [m.get("role") for m in msgs]
-    params = [m.get("params") or _NO_PARAMS for m in msgs]
-    usages = [m.get("usage") for m in msgs]
+    # One C-level pass per table (DataFrame.from_records over dicts), not a .get() per cell.
+    # A key a message lacks comes back as NaN: missing, like a None value.
+    top = pd.DataFrame.from_records(msgs, columns=list(_MESSAGE_KEYS))
+    params = pd.DataFrame.from_records(
+        [p if type(p) is dict else _NO_PARAMS for p in top["params"].tolist()],
+        columns=list(_PARAM_KEYS),
+    )
+    usages = top["usage"].tolist()
     if not all(u is None or type(u) is dict for u in usages):
         usages = [None if u is None else _usage_dict(u) for u in usages]
-    prompt = [None if u is None else u.get("prompt", u.get("prompt_tokens")) for u in usages]
-    completion = [
-        None if u is None else u.get("completion", u.get("completion_tokens")) for u in usages
-    ]
-    total = [None if u is None else u.get("total", u.get("total_tokens")) for u in usages]
-    ttft = [m.get("ttft") for m in msgs]
-    latency = [m.get("latency") for m in msgs]
-    tps = [m.get("tokens_per_second") for m in msgs]
-    for i, (t, p, c) in enumerate(zip(total, prompt, completion, strict=True)):
-        if t is None and p is not None and c is not None:
-            total[i] = p + c  # both parts known: the total is known too
-    for i, (rate, lat, c) in enumerate(zip(tps, latency, completion, strict=True)):
-        if rate is None and lat is not None and c is not None:
-            span = lat - (ttft[i] or 0.0)
-            tps[i] = c / span if span > 0 else None
+    counts = pd.DataFrame.from_records(
+        [u if type(u) is dict else _NO_PARAMS for u in usages], columns=list(_USAGE_KEYS)
+    )
+    prompt = _ints(counts["prompt"]).fillna(_ints(counts["prompt_tokens"]))
+    completion = _ints(counts["completion"]).fillna(_ints(counts["completion_tokens"]))
+    # both parts known: the total is known too
+    total = _ints(counts["total"]).fillna(_ints(counts["total_tokens"])).fillna(prompt + completion)
+    ttft = _floats(top["ttft"])
+    latency = _floats(top["latency"])
+    tps = _floats(top["tokens_per_second"])
+    unknown = np.isnan(tps) & ~np.isnan(latency) & ~completion.isna().to_numpy()
+    if unknown.any():
+        span = latency - np.nan_to_num(ttft)
+        rate = completion.to_numpy(dtype=np.float64, na_value=np.nan) / np.where(
+            span > 0, span, np.nan
+        )
+        tps = np.where(unknown, rate, tps)
+    role = top["role"].tolist()
     turn: list[Any] = []
     current = 0
     for r in role:
@@ -191,28 +234,25 @@ def history(source: Any) -> pd.DataFrame:
 
     data: dict[str, Any] = {
         "turn": _int_array(turn),
-        "role": role,
-        "content": [m.get("content") for m in msgs],
-        "api": [m.get("api") for m in msgs],
-        "model": [m.get("model") for m in msgs],
-        "temperature": _float_array([p.get("temperature") for p in params]),
-        "max_tokens": _int_array([p.get("max_tokens") for p in params]),
-        "stop": pd.Series([p.get("stop") for p in params], dtype=object),
-        "system": [p.get("system") for p in params],
-        "prompt_tokens": _int_array(prompt),
-        "completion_tokens": _int_array(completion),
-        "total_tokens": _int_array(total),
-        "ttft": _float_array(ttft),
-        "latency": _float_array(latency),
-        "tokens_per_second": _float_array(tps),
-        "finish_reason": [m.get("finish_reason") for m in msgs],
-        "status": [_STATUS.get(s, s) for s in (m.get("status") for m in msgs)],
-        "error": [m.get("error") for m in msgs],
+        "role": top["role"],
+        "content": top["content"],
+        "api": top["api"],
+        "model": top["model"],
+        "temperature": _floats(params["temperature"]),
+        "max_tokens": _ints(params["max_tokens"]).array,
+        "stop": params["stop"].astype(object),
+        "system": params["system"],
+        "prompt_tokens": prompt.array,
+        "completion_tokens": completion.array,
+        "total_tokens": total.array,
+        "ttft": ttft,
+        "latency": latency,
+        "tokens_per_second": tps,
+        "finish_reason": top["finish_reason"],
+        "status": top["status"].replace(_REPLY_STATUS),
+        "error": top["error"],
         "created_at": pd.to_datetime(
-            pd.Series([m.get("created_at") for m in msgs], dtype=object),
-            utc=True,
-            format="ISO8601",
-            errors="coerce",
+            top["created_at"].astype(object), utc=True, format="ISO8601", errors="coerce"
         ),
     }
     return pd.DataFrame(data, columns=list(HISTORY_COLUMNS))
