@@ -17,6 +17,7 @@ Per-request options and fault modes are described in `nbchat.server.faults`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import itertools
 import logging
@@ -31,7 +32,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from nbchat.server import faults, schema
-from nbchat.server.demo_model import generate
+from nbchat.server.demo_model import Reply, generate
 from nbchat.server.wire import EgpWire, JSONBody, OpenAIWire, Wire
 
 __all__ = ["EGP_PATH", "MAX_BODY_BYTES", "OPENAI_PATH", "ConnectionDropped", "create_app"]
@@ -177,6 +178,8 @@ class _ChatHandler:
             stop=chat.stop,
             chunks=options.chunks,
         )
+        if options.split:
+            reply = _split(reply, options.split)
         wire: Wire
         if api == "egp":
             wire = EgpWire(reply, options.model)
@@ -206,6 +209,13 @@ class _ChatHandler:
         if fault == "drop":
             return StreamingResponse(_half_then_drop(body), media_type="application/json")
         return response
+
+
+def _split(reply: Reply, size: int) -> Reply:
+    """The same reply cut into pieces of exactly `size` characters (option ``split``)."""
+    text = reply.text
+    pieces = tuple(text[i : i + size] for i in range(0, len(text), size))
+    return dataclasses.replace(reply, pieces=pieces)
 
 
 async def _half_then_drop(body: bytes) -> AsyncIterator[bytes]:

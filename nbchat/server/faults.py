@@ -28,6 +28,10 @@ option           meaning
 ``times=N``      only the first N requests with this exact model string fail
 ``retry_after``  the ``Retry-After`` seconds of fault ``429`` (default 1)
 ``stall=S``      seconds of silence for ``stall`` and ``stall-mid`` (default 30)
+``split=N``      cut the reply text into pieces of exactly N characters (the last may be
+                 shorter), one event each, instead of the tokenizer's pieces; usage
+                 ``completion`` counts these pieces. N is a positive integer. For tests
+                 that need chunk boundaries inside a tag, an attribute or a code fence.
 ===============  =======================================================================
 
 Fault modes
@@ -116,7 +120,7 @@ class RequestOptions:
         The base model name (before ``?``).
     fault : str or None
         The requested fault mode.
-    after, times, retry_after, stall, tps, ttft, chunks
+    after, times, retry_after, stall, tps, ttft, chunks, split
         See the module docstring.
     """
 
@@ -129,9 +133,10 @@ class RequestOptions:
     tps: float | None = None
     ttft: float = 0.0
     chunks: int | None = None
+    split: int | None = None
 
 
-_INT_OPTIONS = ("after", "times", "retry_after", "chunks")
+_INT_OPTIONS = ("after", "times", "retry_after", "chunks", "split")
 _FLOAT_OPTIONS = ("stall", "tps", "ttft")
 
 
@@ -153,7 +158,8 @@ def parse_options(model: str, header_fault: str | None = None) -> RequestOptions
     Raises
     ------
     OptionError
-        For an unknown option, a non-numeric or negative value, or an unknown fault.
+        For an unknown option, a non-numeric or negative value, ``split=0``, or an unknown
+        fault.
     """
     base, _, query = model.partition("?")
     values: dict[str, int | float | str | None] = {}
@@ -166,6 +172,8 @@ def parse_options(model: str, header_fault: str | None = None) -> RequestOptions
             values[key] = _number(key, raw, float)
         else:
             raise OptionError(f"unknown option {key!r} in model name")
+    if "split" in values and values["split"] == 0:
+        raise OptionError("option 'split' must be a positive integer")
     fault = values.pop("fault", None) or header_fault or None
     if fault is not None and fault not in FAULT_MODES:
         raise OptionError(f"unknown fault {fault!r}; expected one of {sorted(FAULT_MODES)}")
