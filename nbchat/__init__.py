@@ -27,6 +27,7 @@ from nbchat.conversation import Chunk, Reply, ToolRequest, Usage
 if TYPE_CHECKING:
     from nbchat.frames import history, usage
     from nbchat.plot import plot_usage
+    from nbchat.recording import Recorder
     from nbchat.server import Server, serve
     from nbchat.widget import ChatPanel
 
@@ -42,6 +43,7 @@ __all__ = [
     "NbchatError",
     "NotFoundError",
     "RateLimitError",
+    "Recorder",
     "Reply",
     "Server",
     "ServerError",
@@ -63,6 +65,7 @@ _LAZY = {
     "history": "nbchat.frames",
     "usage": "nbchat.frames",
     "plot_usage": "nbchat.plot",
+    "Recorder": "nbchat.recording",
 }
 
 
