@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 import pandas as pd
@@ -256,7 +255,8 @@ def test_no_pandas_at_import() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_100k_messages_fast() -> None:
+def test_100k_messages_are_all_there() -> None:
+    """Correctness at scale; the speed is measured in benchmarks/bench_frames.py."""
     msgs: list[dict[str, Any]] = []
     params = {"temperature": 0.5, "system": None}
     for i in range(50_000):
@@ -271,13 +271,8 @@ def test_100k_messages_fast() -> None:
                 params=params,
             )
         )
-    history(msgs[:10])  # warm up pandas' lazy imports
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        df = history(msgs)
-        times.append(time.perf_counter() - t)
+    df = history(msgs)
     assert len(df) == 100_000
     assert df["turn"].iloc[-1] == 50_000
-    # the target is 0.5 s (benchmarks/bench_frames.py); leave room for a loaded CI machine
-    assert min(times) < 1.0, times
+    assert df["prompt_tokens"].iloc[-1] == 10 + 49_999
+    assert df["prompt_tokens"].iloc[-2] is pd.NA
