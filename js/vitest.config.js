@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["__tests__/**/*.test.js"],
+    setupFiles: ["__tests__/setup.js"],
     restoreMocks: true,
   },
 });

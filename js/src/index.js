@@ -6,6 +6,7 @@ import { copyText, h } from "./dom.js";
 import { disposeState, ensureState } from "./draft.js";
 import { MessageList } from "./message-list.js";
 import { Settings } from "./settings.js";
+import { UsageView } from "./usage-view.js";
 
 /** @typedef {import("./types").Model} Model */
 /** @typedef {import("./types").ChatMessage} ChatMessage */
@@ -80,6 +81,9 @@ function render({ model, el }) {
     dot,
     backend,
   ]);
+  // The theme colours are read from the panel's root (declared below) when the chart renders.
+  const usage = new UsageView(() => /** @type {Element} */ (root), signal);
+  header.append(usage.toggle);
   const banner = h("div", { className: "nbchat-banner", testid: "panel-error" });
   const notice = h("div", { className: "nbchat-banner nbchat-notice", testid: "notice" });
   banner.hidden = true;
@@ -100,9 +104,11 @@ function render({ model, el }) {
   );
   const settings = new Settings((change) => state.sendIntent("settings", change), signal);
   const body = h("div", { className: "nbchat-body" }, [list.el, list.jump]);
+  /** @type {HTMLDivElement} */
   const root = h("div", { className: "nbchat", testid: "nbchat" }, [
     header,
     banner,
+    usage.el,
     body,
     notice,
     composer.el,
@@ -179,6 +185,8 @@ function render({ model, el }) {
     settings.update({ model: model.get("model"), system: model.get("system"), params: model.get("params") });
 
   listen("change:messages", renderList);
+  // Once per committed reply (deltas are custom messages, not trait changes).
+  listen("change:messages", () => usage.setMessages(model.get("messages") ?? []));
   listen("change:streaming", renderList);
   listen("change:status", onStatus);
   listen("change:error", renderBanner);
@@ -247,6 +255,7 @@ function render({ model, el }) {
   onBackend();
   onSettings();
   renderList();
+  usage.setMessages(model.get("messages") ?? []);
   onStatus();
   state.ensureDraftKnown();
   flushDraft();
@@ -261,6 +270,7 @@ function render({ model, el }) {
     for (const t of timers) clearTimeout(t);
     timers.clear();
     list.destroy();
+    usage.destroy();
     root.remove();
     state.views = Math.max(0, (state.views ?? 1) - 1);
     if (state.ownedByViews && state.views === 0) disposeState(model);

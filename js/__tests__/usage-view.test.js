@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { message, mount } from "./helpers.js";
+
+// The real uPlot runs (on the stub canvas of setup.js); the spy hands the tests the chart each
+// view created, so they can read the data passed to the library.
+vi.mock("../src/usage-chart.js", async (importOriginal) => {
+  const mod = await importOriginal();
+  return { ...mod, createUsageChart: vi.fn(mod.createUsageChart) };
+});
+const { createUsageChart } = await import("../src/usage-chart.js");
+const { usageSeries, usageSummary, tooltipLines } = await import("../src/usage-view.js");
+
+let teardowns = [];
+const setup = (traits) => {
+  const m = mount(traits);
+  teardowns.push(m.teardown);
+  return m;
+};
+afterEach(() => {
+  teardowns.forEach((t) => t());
+  teardowns = [];
+  vi.mocked(createUsageChart).mockClear();
+});
+
+const usage = (prompt, completion, total = prompt + completion) => ({ prompt, completion, total });
+
+/** user/assistant pairs; `usages[i]` is the usage of reply i (null = none reported). */
+function conversation(usages) {
+  return usages.flatMap((u, i) => [
+    message({ id: `u${i}`, role: "user", content: `q${i}` }),
+    message({ id: `a${i}`, role: "assistant", content: `a${i}`, usage: u }),
+  ]);
+}
+
+/** The uPlot instance of the last chart created. */
+function lastPlot() {
+  const results = vi.mocked(createUsageChart).mock.results;
+  expect(results.length).toBeGreaterThan(0);
+  return results[results.length - 1].value;
+}
+
+const numbers = (text) => (text.match(/[\d,]+/g) ?? []).map((n) => Number(n.replace(/,/g, "")));
+
+describe("usage toggle", () => {
+  it("shows and hides the usage view, with aria-pressed", () => {
+    const { $ } = setup({ messages: conversation([usage(10, 5)]) });
+    const toggle = $('button[data-testid="usage-toggle"]');
+    const view = $('[data-testid="usage-view"]');
+    expect(toggle.textContent).toBe("Usage");
+    expect(toggle.getAttribute("aria-pressed")).toBe("false");
+    expect(view.hidden).toBe(true);
+    // above the message list
+    expect(view.compareDocumentPosition($('[data-testid="messages"]')) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    toggle.click();
+    expect(toggle.getAttribute("aria-pressed")).toBe("true");
+    expect(view.hidden).toBe(false);
+    expect(createUsageChart).toHaveBeenCalledTimes(1);
+    const plot = lastPlot().plot();
+    toggle.click();
+    expect(toggle.getAttribute("aria-pressed")).toBe("false");
+    expect(view.hidden).toBe(true);
+    // hidden: the chart is freed
+    expect(plot.root.isConnected).toBe(false);
+  });
+
+  it("does not build a chart while hidden", () => {
+    const { model } = setup({ messages: conversation([usage(10, 5)]) });
+    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    expect(createUsageChart).not.toHaveBeenCalled();
+  });
+});
+
+describe("usage data", () => {
+  it("summary numbers and chart data match the messages; turns without usage are skipped", () => {
+    const { $ } = setup({
+      messages: conversation([usage(12, 30), null, usage(50, 8, 60), { prompt: null, completion: null, total: null }]),
+    });
+    $('[data-testid="usage-toggle"]').click();
+    expect($('[data-testid="usage-summary"]').textContent).toBe(
+      "2 turns · prompt 62 · completion 38 · total 102 tokens",
+    );
+    expect($('[data-testid="usage-empty"]').hidden).toBe(true);
+    const data = lastPlot().plot().data;
+    expect(data[0]).toEqual([1, 2]); // x positions
+    expect(data[1]).toEqual([42, 58]); // stack top: prompt + completion
+    expect(data[2]).toEqual([12, 50]); // prompt
+    expect(data[3]).toEqual([42, 102]); // cumulative total (reported total wins)
+    // the labels are the turns' ordinals among all replies (the 2nd reply had no usage)
+    expect(usageSeries(conversation([usage(12, 30), null, usage(50, 8, 60)])).turns).toEqual([1, 3]);
+  });
+
+  it("says so when no turn reported usage", () => {
+    const { $ } = setup({ messages: conversation([null, null]) });
+    $('[data-testid="usage-toggle"]').click();
+    const empty = $('[data-testid="usage-empty"]');
+    expect(empty.hidden).toBe(false);
+    expect(empty.textContent).toBe("no token usage reported");
+    expect($('[data-testid="usage-chart"]').hidden).toBe(true);
+    expect(createUsageChart).not.toHaveBeenCalled();
+  });
+
+  it("updates the chart when messages change, without rebuilding it", () => {
+    const { model, $ } = setup({ messages: conversation([usage(10, 5)]) });
+    $('[data-testid="usage-toggle"]').click();
+    const chart = lastPlot();
+    const plot = chart.plot();
+    const setData = vi.spyOn(plot, "setData");
+    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    expect(createUsageChart).toHaveBeenCalledTimes(1);
+    expect(setData).toHaveBeenCalledTimes(1);
+    expect(chart.plot()).toBe(plot);
+    expect(plot.data[2]).toEqual([10, 20]);
+    expect(plot.data[3]).toEqual([15, 42]);
+    expect(numbers($('[data-testid="usage-summary"]').textContent)).toEqual([2, 30, 12, 42]);
+    // a change that does not touch usage (e.g. a streaming trait) does not redraw
+    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    expect(setData).toHaveBeenCalledTimes(1);
+  });
+
+  it("tooltip lines and summary format", () => {
+    const s = usageSeries(conversation([usage(1200, 34), usage(5, 6)]));
+    expect(usageSummary(s)).toBe("2 turns · prompt 1,205 · completion 40 · total 1,245 tokens");
+    expect(tooltipLines(s, 1)).toEqual(["Turn 2", "prompt 5", "completion 6", "total 11", "cumulative 1,245"]);
+  });
+
+  it("shows a DOM tooltip for the hovered turn", () => {
+    const { $ } = setup({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    $('[data-testid="usage-toggle"]').click();
+    const plot = lastPlot().plot();
+    const tip = $('[data-testid="usage-tooltip"]');
+    expect(tip.hidden).toBe(true);
+    plot.cursor.idx = 1;
+    plot.cursor.left = 100;
+    // what uPlot's setCursor hook does on hover
+    for (const hook of plot.hooks.setCursor) hook(plot);
+    expect(tip.hidden).toBe(false);
+    expect(tip.dataset.turn).toBe("2");
+    expect(tip.textContent).toContain("Turn 2");
+    expect(numbers(tip.textContent)).toEqual([2, 20, 7, 27, 42]);
+    plot.cursor.left = -10;
+    for (const hook of plot.hooks.setCursor) hook(plot);
+    expect(tip.hidden).toBe(true);
+  });
+});
+
+describe("cleanup", () => {
+  it("destroys the chart and disconnects the observers", () => {
+    const observed = [];
+    const disconnected = [];
+    globalThis.ResizeObserver = class {
+      observe(el) { observed.push(el); }
+      disconnect() { disconnected.push(this); }
+      unobserve() {}
+    };
+    try {
+      const m = mount({ messages: conversation([usage(10, 5)]) });
+      m.$('[data-testid="usage-toggle"]').click();
+      const plot = lastPlot().plot();
+      const destroy = vi.spyOn(plot, "destroy");
+      expect(observed).toContain(m.$('[data-testid="usage-chart"]'));
+      const before = disconnected.length;
+      m.teardown();
+      expect(destroy).toHaveBeenCalledTimes(1);
+      expect(plot.root.isConnected).toBe(false);
+      expect(disconnected.length).toBeGreaterThan(before);
+      expect(m.model.listenerCount()).toBe(0);
+    } finally {
+      delete globalThis.ResizeObserver;
+    }
+  });
+});
