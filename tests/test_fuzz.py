@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -249,8 +248,6 @@ def test_tool_call_index_of_any_json_type(name: str, index: Any) -> None:
     """``"index": 1e400`` is valid JSON (json.loads gives inf): still a malformed chunk."""
     call = {"index": index, "id": "c", "function": {"name": "f", "arguments": "{}"}}
     value = {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "message": {}}]}
-    if index != index or (isinstance(index, float) and math.isinf(index)):
-        assert json.loads(json.dumps(value)) is not None  # reachable from a wire payload
     _check_adapter(ADAPTERS[name], value)
 
 
