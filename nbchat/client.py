@@ -518,7 +518,7 @@ class Stream:
             if isinstance(obj, dict) and obj.get("error"):
                 self._fail("error", http.message_from_json(obj) or "error")
             delta = self._client.backend.parse_sync(obj)
-        except (ValueError, TypeError, AttributeError) as exc:
+        except _MALFORMED as exc:
             self._fail("error", f"malformed response: {exc}: {bytes(body[:200])!r}")
         chunk = self._apply(delta)
         if chunk is not None:
@@ -538,13 +538,13 @@ class Stream:
                 return _DONE
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             self._fail("error", f"malformed chunk from the server: {data[:200]!r}")
         if isinstance(obj, dict) and obj.get("error"):
             self._fail("error", http.message_from_json(obj) or "error event")
         try:
             delta = self._client.backend.parse_event(obj)
-        except (ValueError, TypeError, AttributeError) as exc:
+        except _MALFORMED as exc:
             self._fail("error", f"malformed chunk from the server ({exc}): {data[:200]!r}")
         chunk = self._apply(delta)
         return chunk if chunk is not None else _SEEN
@@ -617,6 +617,9 @@ class _Cancelled(Exception):
     pass
 
 
+#: What an adapter may raise on JSON of the wrong shape: a malformed chunk, never a crash.
+_MALFORMED = (ValueError, TypeError, AttributeError, LookupError, ArithmeticError, RecursionError)
+
 _DONE = object()
 _SEEN = object()
 
@@ -624,6 +627,6 @@ _SEEN = object()
 def _event_error_message(data: str) -> str:
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data.strip()[:200] or "error event"
     return http.message_from_json(obj) or data.strip()[:200]

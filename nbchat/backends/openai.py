@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbchat.backends.base import Params, clean_messages, usage_of
+from nbchat.backends.base import Params, clean_messages, int_or_none, usage_of
 from nbchat.conversation import Delta
 
 __all__ = ["OpenAI"]
@@ -77,9 +77,12 @@ class OpenAI:
                     if not isinstance(call, dict):
                         continue
                     fn = call.get("function") or {}
+                    index = int_or_none(call.get("index", 0))
+                    if index is None:
+                        raise ValueError("tool_calls[].index is not an integer")
                     fragments.append(
                         (
-                            int(call.get("index", 0) or 0),
+                            index,
                             call.get("id"),
                             fn.get("name") if isinstance(fn, dict) else None,
                             str(fn.get("arguments") or "") if isinstance(fn, dict) else "",
@@ -107,6 +110,8 @@ class OpenAI:
         finish = None
         fragments: list[tuple[int, str | None, str | None, str]] = []
         choices = data.get("choices") or []
+        if not isinstance(choices, list):
+            raise ValueError("choices is not a list")
         if choices and isinstance(choices[0], dict):
             msg = choices[0].get("message") or {}
             if isinstance(msg, dict):

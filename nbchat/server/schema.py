@@ -90,7 +90,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     """
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser's stack, still the client's fault.
         raise RequestInvalid(
             [FieldError((), f"invalid JSON: {exc}", "value_error.jsondecode")]
         ) from None
