@@ -229,8 +229,12 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     """Yield the SSE events of a stream, injecting a mid-stream fault if requested."""
     delay = 1.0 / tps if tps > 0 else 0.0
+    loop = asyncio.get_running_loop()
     if options.ttft:
         await asyncio.sleep(options.ttft)
+    # Paced against a schedule, not a fixed sleep after each event, so the time spent
+    # sending does not slow the stream below ``tps``.
+    next_t = loop.time()
     for event in wire.head():
         yield event
     count = len(wire.reply.pieces)
@@ -241,6 +245,7 @@ async def _stream(
                 yield b'data: {"chat_completion": {"message": {"content": "oops"\n\n'
             elif fault == "stall-mid":
                 await asyncio.sleep(options.stall)
+                next_t = loop.time()
             elif fault == "drop":
                 event = wire.piece(index) if index < count else wire.tail()[0]
                 yield event[: len(event) // 2]
@@ -253,7 +258,13 @@ async def _stream(
             break
         yield wire.piece(index)
         if delay:
-            await asyncio.sleep(delay)
+            # Fall behind by at most one event: never burst to catch up.
+            next_t = max(next_t + delay, loop.time() - delay)
+            await asyncio.sleep(max(0.0, next_t - loop.time()))
+        elif index % 64 == 63:
+            # Let the event loop notice a client that hung up (Starlette then cancels this
+            # generator) instead of writing a fast stream into a closed socket.
+            await asyncio.sleep(0)
     for event in wire.tail():
         yield event
 
