@@ -1,9 +1,11 @@
 // The scrollable list of messages, keyed by id. Committed messages render once (again only if
-// the kernel changes them); the reply in progress is one node, re-rendered at most once per
-// animation frame from the model-level draft.
+// the kernel changes them); the reply in progress is one node, updated at most once per
+// animation frame from the model-level draft, incrementally: its completed blocks are rendered
+// once and only the unfinished tail again (`MarkdownStream`). The committed message replaces it
+// with one full render of the final text.
 
 import { button, h } from "./dom.js";
-import { renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
+import { MarkdownStream, renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
 
 /** @typedef {import("./types").ChatMessage} ChatMessage */
 /** @typedef {import("./types").Streaming} Streaming */
@@ -159,7 +161,7 @@ export class MessageList {
     this.jump.hidden = true;
     /** @type {Map<string, Entry>} */
     this.entries = new Map();
-    /** @type {{el: HTMLElement, id: string, content: HTMLElement} | null} */
+    /** @type {{el: HTMLElement, id: string, content: HTMLElement, stream: MarkdownStream | null} | null} */
     this.live = null;
     /** Follow new content only while the user is at (near) the bottom. */
     this.stick = true;
@@ -259,7 +261,7 @@ export class MessageList {
         this.live?.el.remove();
         const el = streamingNode(streaming);
         const content = /** @type {HTMLElement} */ (el.querySelector("[data-testid=content]"));
-        this.live = { el, id: streamingId, content };
+        this.live = { el, id: streamingId, content, stream: null };
         changed = true;
       }
       if (this.el.lastElementChild !== this.live.el) this.el.append(this.live.el);
@@ -280,9 +282,14 @@ export class MessageList {
    */
   renderDraft(draft) {
     if (!this.live) return;
-    const content = this.live.content;
-    if (draft && draft.text) content.replaceChildren(renderMarkdown(draft.text, { streaming: true }));
-    else content.replaceChildren(typing());
+    const live = this.live;
+    if (draft && draft.text) {
+      live.stream ??= new MarkdownStream(live.content);
+      live.stream.update(draft.text);
+    } else {
+      live.stream = null;
+      live.content.replaceChildren(typing());
+    }
     this.afterChange();
   }
 

@@ -33,7 +33,8 @@ hljs.registerLanguage("yaml", yaml);
 const MAX_AUTO_DETECT = 20_000;
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 
-const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
+/** The markdown renderer (exported for tests: its `render` is spied on). */
+export const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
 // Remote images in model output can exfiltrate data (and track): `![x](url)` renders as a link.
 md.disable("image");
 
@@ -157,16 +158,19 @@ function decorate(pre, label) {
  * Highlight and decorate every code block under `root`.
  * @param {ParentNode} root
  * @param {boolean} streaming
+ * @param {boolean} [lastOpen] the last code block's fence is not closed yet: it is shown as
+ *   plain (escaped) code, not highlighted, until it is complete
  */
-function enhanceCode(root, streaming) {
-  for (const pre of Array.from(root.querySelectorAll("pre"))) {
+function enhanceCode(root, streaming, lastOpen = false) {
+  const pres = Array.from(root.querySelectorAll("pre"));
+  pres.forEach((pre, i) => {
     const code = pre.querySelector("code");
-    if (!code) continue;
+    if (!code) return;
     const m = /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
     const lang = m ? m[1].toLowerCase() : "";
-    const shown = highlightCode(code, lang, streaming);
+    const shown = lastOpen && i === pres.length - 1 ? lang : highlightCode(code, lang, streaming);
     decorate(/** @type {HTMLPreElement} */ (pre), shown || "text");
-  }
+  });
 }
 
 const BLOCK_CONTAINERS = new Set(["UL", "OL", "BLOCKQUOTE", "TABLE", "THEAD", "TBODY", "TFOOT", "TR"]);
@@ -195,10 +199,185 @@ function dropLayoutWhitespace(node) {
  * @returns {DocumentFragment}
  */
 export function renderMarkdown(text, opts = {}) {
-  const frag = sanitizeToFragment(md.render(String(text ?? "")));
+  return renderBlocks(String(text ?? ""), Boolean(opts.streaming), false);
+}
+
+/**
+ * The one rendering pipeline: markdown-it (html off) -> DOMPurify -> highlight.js.
+ * @param {string} text
+ * @param {boolean} streaming
+ * @param {boolean} openFence the text ends inside a code fence that is not closed yet
+ * @returns {DocumentFragment}
+ */
+function renderBlocks(text, streaming, openFence) {
+  const frag = sanitizeToFragment(md.render(text));
   dropLayoutWhitespace(frag);
-  enhanceCode(frag, Boolean(opts.streaming));
+  enhanceCode(frag, streaming, openFence);
   return frag;
+}
+
+// ---- incremental rendering of the reply in progress -----------------------------------------
+//
+// Re-rendering the whole growing reply on every frame costs O(length) per frame (markdown-it,
+// DOMPurify and highlight.js over 20,000 characters take tens of milliseconds). Instead the
+// streamed text is cut at its last *stable* block boundary: the start of a line that follows a
+// blank line outside any fenced code block and that starts a new top-level block (its first
+// character is not blank, so it is not an indented continuation of a list item or an indented
+// code block). What comes before a boundary can no longer change how it renders (except for
+// constructs that reach across blank lines, such as link reference definitions or loose lists;
+// the committed message is rendered once in full, so those come out right in the end). Each
+// completed segment is rendered once and its nodes are kept; only the tail after the last
+// boundary is rendered again on each frame.
+
+/** A fence line: container markers (`>`, list bullets/numbers) and indentation, then ``` or ~~~. */
+const FENCE_OPEN = /^(?:[ \t]*(?:>[ \t]?|[-+*][ \t]+|\d{1,9}[.)][ \t]+))*[ \t]*(`{3,}|~{3,})(.*)$/;
+const FENCE_CLOSE = /^(?:[ \t]*(?:>[ \t]?))*[ \t]*(`{3,}|~{3,})[ \t]*$/;
+const BLANK = /^[ \t\r]*$/;
+
+/**
+ * @typedef {{ch: string, len: number} | null} Fence
+ */
+
+/**
+ * The fence state after one line.
+ * @param {Fence} fence the state before the line
+ * @param {string} line without its "\n"
+ * @returns {Fence}
+ */
+export function fenceAfter(fence, line) {
+  if (fence) {
+    const m = FENCE_CLOSE.exec(line);
+    return m && m[1][0] === fence.ch && m[1].length >= fence.len ? null : fence;
+  }
+  const m = FENCE_OPEN.exec(line);
+  if (!m) return null;
+  const ch = m[1][0];
+  // a backtick fence's info string cannot contain a backtick (that is inline code)
+  if (ch === "`" && m[2].includes("`")) return null;
+  return { ch, len: m[1].length };
+}
+
+/**
+ * Finds the last stable block boundary of a growing text, scanning each line once.
+ */
+export class BlockScanner {
+  constructor() {
+    /** Start of the first line not scanned yet (it has no "\n" yet). */
+    this.pos = 0;
+    /** @type {Fence} the fence open after the scanned lines */
+    this.fence = null;
+    /** The last scanned line was blank and outside a fence. */
+    this.blank = false;
+    /** The last stable boundary (an offset at a line start; 0: none). */
+    this.boundary = 0;
+  }
+
+  /**
+   * Scan what was appended (the text must extend the one scanned before).
+   * @param {string} text
+   * @returns {number} the last stable boundary
+   */
+  scan(text) {
+    for (;;) {
+      const at = this.pos;
+      if (this.blank && !this.fence && at < text.length && !/[ \t\r\n]/.test(text[at])) {
+        this.boundary = at;
+      }
+      const nl = text.indexOf("\n", at);
+      if (nl < 0) break;
+      const line = text.slice(at, nl);
+      if (this.fence) {
+        this.fence = fenceAfter(this.fence, line);
+        this.blank = false;
+      } else if (BLANK.test(line)) {
+        this.blank = true;
+      } else {
+        this.fence = fenceAfter(null, line);
+        this.blank = false;
+      }
+      this.pos = nl + 1;
+    }
+    return this.boundary;
+  }
+
+  /**
+   * Whether the text ends inside a code fence (its last, unfinished line included: markdown-it
+   * closes a fence whose closing line has no "\n" yet).
+   * @param {string} text
+   */
+  openAtEnd(text) {
+    const rest = text.slice(this.pos);
+    return rest ? fenceAfter(this.fence, rest) !== null : this.fence !== null;
+  }
+}
+
+/**
+ * Renders a growing markdown text into `el` incrementally (see above). Every piece goes through
+ * the same pipeline as `renderMarkdown` (markdown-it with html off, DOMPurify, highlight.js).
+ */
+export class MarkdownStream {
+  /** @param {HTMLElement} el */
+  constructor(el) {
+    this.el = el;
+    this.text = "";
+    this.scanner = new BlockScanner();
+    this.done = 0;
+    /** @type {ChildNode[]} */
+    this.tail = [];
+    this.fresh = true;
+    this.stats = { segments: 0, segmentChars: 0, tails: 0, tailChars: 0 };
+  }
+
+  /** Start over (the next update replaces everything in `el`). */
+  reset() {
+    this.text = "";
+    this.scanner = new BlockScanner();
+    /** End of the text rendered into completed segments. */
+    this.done = 0;
+    /** @type {ChildNode[]} the nodes of the tail (after the completed segments) */
+    this.tail = [];
+    /** Nothing of this stream is in `el` yet (it still shows something else). */
+    this.fresh = true;
+    /** Counters (for tests and benchmarks). */
+    this.stats = { segments: 0, segmentChars: 0, tails: 0, tailChars: 0 };
+  }
+
+  /**
+   * Show `text` (usually the previous text plus what arrived since).
+   * @param {string} text
+   */
+  update(text) {
+    if (!text.startsWith(this.text)) this.reset(); // replaced (a snapshot), not extended
+    this.text = text;
+    const boundary = this.scanner.scan(text);
+    const add = document.createDocumentFragment();
+    if (boundary > this.done) {
+      // a completed segment: rendered once, in full (auto-detected languages included)
+      const seg = text.slice(this.done, boundary);
+      add.append(renderBlocks(seg, false, false));
+      this.stats.segments += 1;
+      this.stats.segmentChars += seg.length;
+      this.done = boundary;
+    }
+    const rest = text.slice(this.done);
+    /** @type {ChildNode[]} */
+    let tail = [];
+    if (rest) {
+      const frag = renderBlocks(rest, true, this.scanner.openAtEnd(text));
+      tail = Array.from(frag.childNodes);
+      add.append(frag);
+      this.stats.tails += 1;
+      this.stats.tailChars += rest.length;
+    }
+    if (this.fresh) {
+      this.el.replaceChildren(add);
+      this.fresh = false;
+    } else {
+      for (const node of this.tail) node.remove();
+      this.el.append(add);
+    }
+    this.tail = tail;
+  }
 }
 
 /**
