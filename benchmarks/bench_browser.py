@@ -19,7 +19,8 @@ settings and workspace, Chromium at ``/usr/bin/chromium`` or ``$NBCHAT_E2E_CHROM
 (b) Long tasks. A 20,000-character markdown reply (paragraphs, lists, fenced code blocks)
     streams at the character rate of ~2,000 tok/s; ``PerformanceObserver({type: "longtask",
     buffered: true})`` collects long tasks (> 50 ms by definition) and those that start after
-    the send are reported: count and max duration (target: none). The embedded server paces
+    the send are reported: count and max duration (target: none), and the gaps between
+    consecutive animation frames from the send to idle (median, p95, max). The embedded server paces
     with one sleep per event and cannot send 2,000 events/s, so the reply is cut with
     ``split=N`` into N-character pieces at 200 pieces/s, N chosen so that the characters per
     second match 2,000 tokens/s of this text (its tokenizer pieces average ~3.2 characters);
@@ -106,6 +107,16 @@ WATCH_LONGTASKS = """() => {
             window.__longtasks.push({start: e.startTime, duration: e.duration});
         }
     }).observe({type: 'longtask', buffered: true});
+    // frame gaps: time between consecutive animation frames (a long render shows as a long gap)
+    window.__gaps = [];
+    window.__gapsOn = true;
+    let last = performance.now();
+    const tick = (t) => {
+        window.__gaps.push(t - last);
+        last = t;
+        if (window.__gapsOn) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
 }"""
 
 
@@ -211,6 +222,7 @@ def longtasks(nb: NotebookPage, chars: int) -> dict[str, Any]:
         wait_idle(nb, 120_000)
         elapsed = time.monotonic() - t0
         idle_at = nb.page.evaluate("() => performance.now() - window.__sendAt")
+        gaps = nb.page.evaluate("() => { window.__gapsOn = false; return window.__gaps; }")
     finally:
         path.unlink(missing_ok=True)
     nb.page.wait_for_timeout(300)
@@ -233,6 +245,7 @@ def longtasks(nb: NotebookPage, chars: int) -> dict[str, Any]:
         "stream_s": stream_s,
         "before": before,
         "idle_at": idle_at,
+        "gaps": gaps,
         "send_at": nb.page.evaluate("() => window.__sendAt"),
     }
 
@@ -307,6 +320,13 @@ def main() -> int:
         )
         failures.append(f"{len(tasks)} long tasks, max {max(durations):.0f} ms")
     print(f"    target: none over 50 ms: {'met' if not tasks else 'NOT MET'}")
+    gaps = lt["gaps"]
+    if gaps:
+        print(
+            f"    frame gaps while streaming ({len(gaps)} frames): median "
+            f"{statistics.median(gaps):.1f} ms, p95 {pct(gaps, 0.95):.1f} ms, max {max(gaps):.0f} ms,"
+            f" {sum(g > 50 for g in gaps)} over 50 ms"
+        )
     pre = [t["duration"] for t in lt["before"]]
     print(
         f"    (observer check: {len(pre)} long tasks buffered from before the send, i.e. page "
