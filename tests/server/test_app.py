@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import socket
 import threading
@@ -696,7 +697,11 @@ def test_serve_inside_a_running_event_loop() -> None:
             response = await loop.run_in_executor(None, lambda: post(inner, EGP, body()))
             return str(response.json()["chat_completion"]["message"]["content"])
 
-    assert asyncio.run(main()) == generate(USER_TOKEN).text
+    # A thread of its own: this test process may already run a loop in the main thread
+    # (Playwright's sync API keeps one running while the browser tests' session lasts).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        text = pool.submit(asyncio.run, main()).result(timeout=30)
+    assert text == generate(USER_TOKEN).text
 
 
 def test_port_in_use_raises() -> None:
