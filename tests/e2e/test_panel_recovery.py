@@ -46,7 +46,8 @@ def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -
         }""",
         timeout=STREAM_TIMEOUT_MS,
     )
-    before = len(panel.content(streaming).inner_text())
+    before_text = streaming.locator('[data-testid="content"]').evaluate("(el) => el.textContent")
+    before = len(before_text)
     notebook.page.evaluate("() => { void window.jupyterapp.commands.execute('docmanager:save'); }")
     notebook.page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.context.model.dirty === false"
@@ -55,7 +56,7 @@ def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -
     panel = Panel(notebook)
     expect(panel.root).to_be_visible(timeout=20_000)
     # The new view asks the kernel for a snapshot: the text so far is back, and it keeps growing.
-    streaming = panel.wait_streaming()
+    panel.wait_streaming()
     notebook.page.wait_for_function(
         """(n) => {
             const m = document.querySelector(
@@ -65,6 +66,13 @@ def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -
         arg=before,
         timeout=STREAM_TIMEOUT_MS,
     )
+    # It starts with what the old view showed: the snapshot, not only the deltas since.
+    now = (
+        panel.streaming()
+        .first.locator('[data-testid="content"]')
+        .evaluate("(el) => el.textContent")
+    )
+    assert now.startswith(before_text[:30]), (before_text[:60], now[:60])
     expect(panel.content(panel.last("user"))).to_have_text(STREAMING_QUESTION)
     panel.root.locator('[data-testid="stop"]').click()
     panel.wait_idle(timeout_ms=10_000)
