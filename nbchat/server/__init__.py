@@ -66,7 +66,7 @@ class ServerThread:
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Uvicorn(config)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"nbchat-server-{self.port}")
         self._thread.daemon = True
@@ -130,6 +130,21 @@ class ServerThread:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<{type(self).__name__} {self.url} {state}>"
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, but a stop also closes connections whose streams outlived the grace period.
+
+    uvicorn cancels such tasks and leaves their sockets open, so a client would wait for its
+    read timeout; closing the transport ends the client's stream at once (as a cut body).
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.close()
 
 
 class Server(ServerThread):
