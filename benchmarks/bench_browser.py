@@ -324,7 +324,8 @@ def main() -> int:
     if gaps:
         print(
             f"    frame gaps while streaming ({len(gaps)} frames): median "
-            f"{statistics.median(gaps):.1f} ms, p95 {pct(gaps, 0.95):.1f} ms, max {max(gaps):.0f} ms,"
+            f"{statistics.median(gaps):.1f} ms, p95 {pct(gaps, 0.95):.1f} ms, "
+            f"max {max(gaps):.0f} ms,"
             f" {sum(g > 50 for g in gaps)} over 50 ms"
         )
     pre = [t["duration"] for t in lt["before"]]

@@ -37,9 +37,11 @@ MESSAGES = [{"role": "user", "content": "benchmark"}]
 TOTAL_BUDGET_S = 170.0
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(tokens_per_second: float = 50) -> tuple[subprocess.Popen[str], str]:
+    """The embedded server in a process of its own; returns the process and its base URL."""
+    tps = str(tokens_per_second)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nbchat.server", "--port", "0", "--tokens-per-second", "50"],
+        [sys.executable, "-m", "nbchat.server", "--port", "0", "--tokens-per-second", tps],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

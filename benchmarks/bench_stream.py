@@ -2,9 +2,10 @@
 
 ::
 
-    python benchmarks/bench_stream.py [--chunks 20000] [--rounds 5]
+    python benchmarks/bench_stream.py [--chunks 20000] [--rounds 5] [--in-process]
 
-Starts the embedded server in this process (``nbchat.serve(tokens_per_second=0)``) and reads
+Starts the embedded server in a process of its own (``python -m nbchat.server``; with
+``--in-process``, ``nbchat.serve()`` in this process) and reads
 ``bench?chunks=N&tps=0`` from the EGP endpoint with
 
 (a) the seed's bare loop: ``requests.post(..., stream=True)`` + ``iter_lines()`` +
@@ -12,25 +13,32 @@ Starts the embedded server in this process (``nbchat.serve(tokens_per_second=0)`
 (b) ``nbchat.Client.stream`` consuming every chunk;
 (c) ``sseclient.SSEClient(response)`` (sseclient-py over requests), for reference.
 
-Each round runs the three once, in turn; the table shows the median over rounds. The server
-shares the process (and the GIL) with the reader, so the times include producing the stream;
-the ratio between readers is what matters. Every reader must assemble the same text.
+Each round runs the three once, in turn; the table shows the median over rounds; the ratio
+between readers is what matters. By default the server has a process of its own, as a real
+server does, so the reader's own cost is what is measured. In-process, the server shares the
+GIL with the reader and the times mostly measure the two taking turns. Every reader must
+assemble the same text.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
 import sseclient
 
 import nbchat
 from nbchat.server import serve
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_server import start_server
 
 MESSAGES = [{"role": "user", "content": "benchmark"}]
 
@@ -76,12 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=20000, help="events per stream")
     parser.add_argument("--rounds", type=int, default=5, help="rounds (median is reported)")
+    parser.add_argument("--in-process", action="store_true", help="serve from this process")
     args = parser.parse_args(argv)
 
     model = f"bench?chunks={args.chunks}&tps=0"
-    with serve(tokens_per_second=0) as server:
-        url = server.egp_url
-        client = nbchat.Client(base_url=server.url + "/egp/v1", api_key="bench")
+    with contextlib.ExitStack() as stack:
+        if args.in_process:
+            base = stack.enter_context(serve(tokens_per_second=0)).url
+        else:
+            proc, base = start_server(tokens_per_second=0)
+            stack.callback(proc.wait, 10)
+            stack.callback(proc.terminate)
+        url = base + "/egp/v1/chat-completions"
+        client = nbchat.Client(base_url=base + "/egp/v1", api_key="bench")
         readers: dict[str, Callable[[], str]] = {
             "bare loop (requests.iter_lines + json)": lambda: bare_loop(url, model),
             "nbchat.Client.stream": lambda: nbchat_stream(client, model),
@@ -101,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
     expected = "tok " * args.chunks
     same = len(set(texts.values())) == 1
+    where = "in this process" if args.in_process else "in its own process"
     print(f"stream: {args.chunks} events from model {model!r} (EGP), {args.rounds} rounds")
+    print(f"server: {where}")
     print(
         f"python {sys.version.split()[0]}, requests {requests.__version__}, "
         f"nbchat {nbchat.__version__}"
