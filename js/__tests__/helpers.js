@@ -1,5 +1,8 @@
 import widget from "../src/index.js";
-import { fakeModel } from "./fake-model.js";
+import { fakeModel, fakePage } from "./fake-model.js";
+
+/** `PAGE_SIZE` of nbchat/_pages.py. */
+export const PAGE_SIZE = 20;
 
 /** Wait for the next animation frame (after any frame the widget scheduled). */
 export const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve(undefined)));
@@ -26,6 +29,24 @@ export function message(over = {}) {
     ...over,
   };
 }
+
+/**
+ * The traits of a conversation, laid out like the kernel does (`layout` in nbchat/_pages.py):
+ * full pages of `pageSize` messages (new fake page models), then 1..pageSize in `recent`.
+ * @returns {{pages: string[], recent: object[]}}
+ */
+export function chat(messages, pageSize = PAGE_SIZE) {
+  const pages = [];
+  let rest = messages;
+  while (rest.length > pageSize) {
+    pages.push(fakePage(rest.slice(0, pageSize)));
+    rest = rest.slice(pageSize);
+  }
+  return { pages, recent: rest };
+}
+
+/** Let pending promises (page resolution) settle. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** initialize + render, like anywidget does. */
 export function mount(traits = {}) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlockScanner, MarkdownStream, md, renderMarkdown } from "../src/render-text.js";
-import { frame, message, mount, startStreaming } from "./helpers.js";
+import { chat, frame, message, mount, startStreaming } from "./helpers.js";
 
 let teardowns = [];
 const setup = (traits) => {
@@ -228,7 +228,7 @@ describe("the reply in progress in the panel", () => {
 
   const commit = (model, text) =>
     model.update({
-      messages: [message({ id: "a1", content: text, finish_reason: "stop" })],
+      ...chat([message({ id: "a1", content: text, finish_reason: "stop" })]),
       streaming: {},
       status: "idle",
     });

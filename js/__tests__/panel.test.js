@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
 import { fakeModel } from "./fake-model.js";
-import { frame, message, mount, press, startStreaming } from "./helpers.js";
+import { chat, frame, message, mount, press, startStreaming } from "./helpers.js";
 
 /** @type {Array<() => void>} */
 let teardowns = [];
@@ -15,13 +15,13 @@ afterEach(() => {
   teardowns = [];
 });
 
-describe("rendering the messages trait", () => {
+describe("rendering the conversation (pages + recent)", () => {
   it("renders root, header and every message with its attributes", () => {
     const { $, $$ } = setup({
-      messages: [
+      ...chat([
         message({ id: "u1", role: "user", content: "hi **there**" }),
         message({ id: "a1", role: "assistant", content: "Hello **you**" }),
-      ],
+      ]),
     });
     expect($('div.nbchat[data-testid="nbchat"]')).not.toBeNull();
     expect($(".nbchat-title").textContent).toBe("nbchat");
@@ -41,17 +41,17 @@ describe("rendering the messages trait", () => {
   });
 
   it("updates only the messages that changed, keyed by id", () => {
-    const { model, $ } = setup({ messages: [message({ id: "u1", role: "user", content: "a" })] });
+    const { model, $ } = setup(chat([message({ id: "u1", role: "user", content: "a" })]));
     const first = $('[data-id="u1"]');
-    model.update({ messages: [message({ id: "u1", role: "user", content: "a" }), message({ id: "a1" })] });
+    model.update(chat([message({ id: "u1", role: "user", content: "a" }), message({ id: "a1" })]));
     expect($('[data-id="u1"]')).toBe(first);
-    model.update({ messages: [] });
+    model.update(chat([]));
     expect($(".nbchat-msg")).toBeNull();
   });
 
   it("shows a tool request as a code block and never runs it", () => {
     const { $ } = setup({
-      messages: [message({ tool_request: { name: "rm", arguments: '{"path": "/"}', id: "t1" } })],
+      ...chat([message({ tool_request: { name: "rm", arguments: '{"path": "/"}', id: "t1" } })]),
     });
     const tool = $('[data-testid="tool-request"]');
     expect(tool.textContent).toContain("rm");
@@ -112,7 +112,7 @@ describe("composer", () => {
   });
 
   it("Clear sends a clear intent; every button has an aria-label", () => {
-    const { model, $, $$ } = setup({ messages: [message({ status: "error", error: "boom" })] });
+    const { model, $, $$ } = setup(chat([message({ status: "error", error: "boom" })]));
     $('[data-testid="clear"]').click();
     expect(model.intents("clear")).toHaveLength(1);
     for (const b of $$("button")) expect(b.getAttribute("aria-label")).toBeTruthy();
@@ -155,7 +155,7 @@ describe("settings", () => {
 
 describe("footer", () => {
   it('shows "—" for unknown values, never 0', () => {
-    const { $ } = setup({ messages: [message()] });
+    const { $ } = setup(chat([message()]));
     for (const id of ["tokens-in", "tokens-out", "ttft", "tps", "finish"]) {
       expect($(`[data-testid="footer"] [data-testid="${id}"]`).textContent).toBe("—");
     }
@@ -163,14 +163,14 @@ describe("footer", () => {
 
   it("shows the numbers when known", () => {
     const { $ } = setup({
-      messages: [
+      ...chat([
         message({
           usage: { prompt: 12, completion: 34, total: 46 },
           ttft: 0.314,
           tokens_per_second: 42.25,
           finish_reason: "stop",
         }),
-      ],
+      ]),
     });
     expect($('[data-testid="tokens-in"]').textContent).toBe("12");
     expect($('[data-testid="tokens-out"]').textContent).toBe("34");
@@ -181,11 +181,11 @@ describe("footer", () => {
 
   it("finish shows stopped, interrupted, or the error", () => {
     const { $$ } = setup({
-      messages: [
+      ...chat([
         message({ id: "a", status: "stopped", finish_reason: "stop" }),
         message({ id: "b", status: "interrupted" }),
         message({ id: "c", status: "error", error: "HTTP 500: upstream down" }),
-      ],
+      ]),
     });
     expect($$('[data-testid="finish"]').map((e) => e.textContent)).toEqual([
       "stopped",
@@ -198,10 +198,10 @@ describe("footer", () => {
 describe("errors and retry", () => {
   it("an error message shows the error and a Retry that sends retry", () => {
     const { model, $, $$ } = setup({
-      messages: [
+      ...chat([
         message({ id: "u", role: "user", content: "q" }),
         message({ id: "e", status: "error", error: "HTTP 429: slow down" }),
-      ],
+      ]),
       status: "error",
       error: "HTTP 429: slow down",
     });
@@ -217,7 +217,7 @@ describe("errors and retry", () => {
 
   it("the last assistant reply gets Retry, earlier ones do not", () => {
     const { $ } = setup({
-      messages: [message({ id: "a1" }), message({ id: "u2", role: "user" }), message({ id: "a2" })],
+      ...chat([message({ id: "a1" }), message({ id: "u2", role: "user" }), message({ id: "a2" })]),
     });
     expect($('[data-id="a1"] [data-testid="retry"]')).toBeNull();
     expect($('[data-id="a2"] [data-testid="retry"]')).not.toBeNull();
@@ -250,18 +250,18 @@ describe("live region", () => {
     model.emit({ type: "delta", request_id: "r1", seq: 1, text: "Hi" });
     await frame();
     expect(live.textContent).toBe("Assistant is replying…");
-    model.update({ messages: [message({ id: "a1", content: "Hi" })], streaming: {}, status: "idle" });
+    model.update({ ...chat([message({ id: "a1", content: "Hi" })]), streaming: {}, status: "idle" });
     expect(live.textContent).toBe("Reply complete");
     startStreaming(model, "r2", "a2");
     model.update({
-      messages: [message({ id: "a1" }), message({ id: "a2", status: "stopped" })],
+      ...chat([message({ id: "a1" }), message({ id: "a2", status: "stopped" })]),
       streaming: {},
       status: "idle",
     });
     expect(live.textContent).toBe("Reply stopped");
     startStreaming(model, "r3", "a3");
     model.update({
-      messages: [message({ id: "a3", status: "error", error: "boom" })],
+      ...chat([message({ id: "a3", status: "error", error: "boom" })]),
       streaming: {},
       status: "error",
       error: "boom",
@@ -272,7 +272,7 @@ describe("live region", () => {
 
 describe("scrolling", () => {
   it("follows new content at the bottom, otherwise offers Jump to latest", () => {
-    const { model, $ } = setup({ messages: [message({ id: "a" })] });
+    const { model, $ } = setup(chat([message({ id: "a" })]));
     const list = $('[data-testid="messages"]');
     let top = 0;
     Object.defineProperty(list, "scrollHeight", { configurable: true, get: () => 1000 });
@@ -283,13 +283,13 @@ describe("scrolling", () => {
     // at the bottom: new messages scroll into view
     top = 800;
     list.dispatchEvent(new Event("scroll"));
-    model.update({ messages: [message({ id: "a" }), message({ id: "b" })] });
+    model.update(chat([message({ id: "a" }), message({ id: "b" })]));
     expect(top).toBe(800);
     expect(jump.hidden).toBe(true);
     // scrolled up: stay, show the button
     top = 100;
     list.dispatchEvent(new Event("scroll"));
-    model.update({ messages: [message({ id: "a" }), message({ id: "b" }), message({ id: "c" })] });
+    model.update(chat([message({ id: "a" }), message({ id: "b" }), message({ id: "c" })]));
     expect(top).toBe(100);
     expect(jump.hidden).toBe(false);
     jump.click();
@@ -302,7 +302,7 @@ describe("copy", () => {
   it("copies message text and code, and fails quietly without a clipboard", async () => {
     const writeText = vi.fn(() => Promise.resolve());
     Object.defineProperty(navigator, "clipboard", { configurable: true, value: { writeText } });
-    const { $ } = setup({ messages: [message({ content: "see:\n\n```python\nprint(1)\n```\n" })] });
+    const { $ } = setup(chat([message({ content: "see:\n\n```python\nprint(1)\n```\n" })]));
     $('[data-testid="copy-code"]').click();
     $('[data-testid="copy"]').click();
     await Promise.resolve();

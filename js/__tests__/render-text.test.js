@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isSafeHref, renderMarkdown } from "../src/render-text.js";
-import { frame, message, mount, startStreaming } from "./helpers.js";
+import { chat, frame, message, mount, startStreaming } from "./helpers.js";
 
 const box = (text, opts) => {
   const div = document.createElement("div");
@@ -66,10 +66,10 @@ describe("sanitizing untrusted model output", () => {
 
   it("sanitizes assistant messages in the panel; user text is never parsed", () => {
     const { $, teardown } = mount({
-      messages: [
+      ...chat([
         message({ id: "u", role: "user", content: '<img src=x onerror="window.__pwned=1">' }),
         message({ id: "a", content: '<script>window.__pwned=1</script>\n\n<img src=x onerror="window.__pwned=1">\n\n[x](javascript:alert(1))' }),
-      ],
+      ]),
     });
     const root = $('[data-testid="nbchat"]');
     expect(root.querySelector("script")).toBeNull();

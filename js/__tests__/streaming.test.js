@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import widget from "../src/index.js";
 import { ensureState } from "../src/draft.js";
 import { fakeModel } from "./fake-model.js";
-import { frame, message, mount, startStreaming } from "./helpers.js";
+import { chat, frame, message, mount, startStreaming } from "./helpers.js";
 
 let teardowns = [];
 const setup = (traits) => {
@@ -21,7 +21,7 @@ const liveText = (el) =>
 
 describe("draft from deltas", () => {
   it("in-order deltas build the reply in progress", async () => {
-    const { model, el, $ } = setup({ messages: [message({ id: "u1", role: "user", content: "q" })] });
+    const { model, el, $ } = setup(chat([message({ id: "u1", role: "user", content: "q" })]));
     startStreaming(model, "r1", "a1");
     const live = $('.nbchat-msg[data-streaming="true"]');
     expect(live.dataset.status).toBe("streaming");
@@ -36,7 +36,7 @@ describe("draft from deltas", () => {
   });
 
   it("re-renders at most once per frame and only the streaming message", async () => {
-    const { model, el, $ } = setup({ messages: [message({ id: "u1", role: "user", content: "q" })] });
+    const { model, el, $ } = setup(chat([message({ id: "u1", role: "user", content: "q" })]));
     const user = $('[data-id="u1"]');
     startStreaming(model);
     await frame();
@@ -71,7 +71,7 @@ describe("draft from deltas", () => {
     startStreaming(model, "r1", "a1");
     delta(model, 1, "old ");
     // r1 is stopped and committed, r2 starts; a late chunk of r1 arrives
-    model.update({ messages: [message({ id: "a1", content: "old ", status: "stopped" })], streaming: {}, status: "idle" });
+    model.update({ ...chat([message({ id: "a1", content: "old ", status: "stopped" })]), streaming: {}, status: "idle" });
     delta(model, 2, "LATE", "r1");
     startStreaming(model, "r2", "a2");
     delta(model, 3, "LATE AGAIN", "r1");
@@ -168,16 +168,16 @@ describe("draft from deltas", () => {
   });
 
   it("commit replaces the draft with the committed message", async () => {
-    const { model, el, $, $$ } = setup({ messages: [message({ id: "u1", role: "user", content: "q" })] });
+    const { model, el, $, $$ } = setup(chat([message({ id: "u1", role: "user", content: "q" })]));
     startStreaming(model, "r1", "a1");
     delta(model, 1, "Hello **wor");
     await frame();
     expect(liveText(el)).toContain("Hello");
     model.update({
-      messages: [
+      ...chat([
         message({ id: "u1", role: "user", content: "q" }),
         message({ id: "a1", content: "Hello **world**", usage: { prompt: 3, completion: 2, total: 5 }, finish_reason: "stop" }),
-      ],
+      ]),
       streaming: {},
       status: "idle",
     });
@@ -191,11 +191,11 @@ describe("draft from deltas", () => {
     expect(committed[0].querySelector('[data-testid="tokens-out"]').textContent).toBe("2");
   });
 
-  it("commit via messages alone (before streaming clears) also drops the draft", async () => {
+  it("commit via recent alone (before streaming clears) also drops the draft", async () => {
     const { model, $ } = setup();
     startStreaming(model, "r1", "a1");
     delta(model, 1, "x");
-    model.update({ messages: [message({ id: "a1", content: "x" })] });
+    model.update(chat([message({ id: "a1", content: "x" })]));
     await frame();
     expect(ensureState(model).state.draft).toBeNull();
     expect($('[data-streaming="true"]')).toBeNull();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { message, mount } from "./helpers.js";
+import { chat, message, mount } from "./helpers.js";
 
 // The real uPlot runs (on the stub canvas of setup.js); the spy hands the tests the chart each
 // view created, so they can read the data passed to the library.
@@ -43,7 +43,7 @@ const numbers = (text) => (text.match(/[\d,]+/g) ?? []).map((n) => Number(n.repl
 
 describe("usage toggle", () => {
   it("shows and hides the usage view, with aria-pressed", () => {
-    const { $ } = setup({ messages: conversation([usage(10, 5)]) });
+    const { $ } = setup(chat(conversation([usage(10, 5)])));
     const toggle = $('button[data-testid="usage-toggle"]');
     const view = $('[data-testid="usage-view"]');
     expect(toggle.textContent).toBe("Usage");
@@ -64,8 +64,8 @@ describe("usage toggle", () => {
   });
 
   it("does not build a chart while hidden", () => {
-    const { model } = setup({ messages: conversation([usage(10, 5)]) });
-    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    const { model } = setup(chat(conversation([usage(10, 5)])));
+    model.update(chat(conversation([usage(10, 5), usage(20, 7)])));
     expect(createUsageChart).not.toHaveBeenCalled();
   });
 });
@@ -73,7 +73,7 @@ describe("usage toggle", () => {
 describe("usage data", () => {
   it("summary numbers and chart data match the messages; turns without usage are skipped", () => {
     const { $ } = setup({
-      messages: conversation([usage(12, 30), null, usage(50, 8, 60), { prompt: null, completion: null, total: null }]),
+      ...chat(conversation([usage(12, 30), null, usage(50, 8, 60), { prompt: null, completion: null, total: null }])),
     });
     $('[data-testid="usage-toggle"]').click();
     expect($('[data-testid="usage-summary"]').textContent).toBe(
@@ -90,7 +90,7 @@ describe("usage data", () => {
   });
 
   it("says so when no turn reported usage", () => {
-    const { $ } = setup({ messages: conversation([null, null]) });
+    const { $ } = setup(chat(conversation([null, null])));
     $('[data-testid="usage-toggle"]').click();
     const empty = $('[data-testid="usage-empty"]');
     expect(empty.hidden).toBe(false);
@@ -100,12 +100,12 @@ describe("usage data", () => {
   });
 
   it("updates the chart when messages change, without rebuilding it", () => {
-    const { model, $ } = setup({ messages: conversation([usage(10, 5)]) });
+    const { model, $ } = setup(chat(conversation([usage(10, 5)])));
     $('[data-testid="usage-toggle"]').click();
     const chart = lastPlot();
     const plot = chart.plot();
     const setData = vi.spyOn(plot, "setData");
-    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    model.update(chat(conversation([usage(10, 5), usage(20, 7)])));
     expect(createUsageChart).toHaveBeenCalledTimes(1);
     expect(setData).toHaveBeenCalledTimes(1);
     expect(chart.plot()).toBe(plot);
@@ -113,7 +113,7 @@ describe("usage data", () => {
     expect(plot.data[3]).toEqual([15, 42]);
     expect(numbers($('[data-testid="usage-summary"]').textContent)).toEqual([2, 30, 12, 42]);
     // a change that does not touch usage (e.g. a streaming trait) does not redraw
-    model.update({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    model.update(chat(conversation([usage(10, 5), usage(20, 7)])));
     expect(setData).toHaveBeenCalledTimes(1);
   });
 
@@ -124,7 +124,7 @@ describe("usage data", () => {
   });
 
   it("shows a DOM tooltip for the hovered turn", () => {
-    const { $ } = setup({ messages: conversation([usage(10, 5), usage(20, 7)]) });
+    const { $ } = setup(chat(conversation([usage(10, 5), usage(20, 7)])));
     $('[data-testid="usage-toggle"]').click();
     const plot = lastPlot().plot();
     const tip = $('[data-testid="usage-tooltip"]');
@@ -153,7 +153,7 @@ describe("cleanup", () => {
       unobserve() {}
     };
     try {
-      const m = mount({ messages: conversation([usage(10, 5)]) });
+      const m = mount(chat(conversation([usage(10, 5)])));
       m.$('[data-testid="usage-toggle"]').click();
       const plot = lastPlot().plot();
       const destroy = vi.spyOn(plot, "destroy");

@@ -2,7 +2,10 @@
 // and the draft of the reply in progress, rebuilt from numbered `delta` messages.
 //
 // It lives at model level (created in `initialize`) so that no delta is missed before a view
-// renders, and so that every view of the same model shares one draft.
+// renders, and so that every view of the same model shares one draft. It owns the
+// conversation store (conversation.js) for the same reasons.
+
+import { Conversation } from "./conversation.js";
 
 /** @typedef {import("./types").Model} Model */
 /** @typedef {import("./types").Draft} Draft */
@@ -70,13 +73,15 @@ export class ChatState {
     this.views = 0;
     /** True when a view (not `initialize`) created this state, so the last view disposes it. */
     this.ownedByViews = false;
+    /** The conversation (`pages` + `recent`), shared by every view. */
+    this.conversation = new Conversation(model);
 
     this.onCustom = this.onCustom.bind(this);
     this.onStreaming = this.onStreaming.bind(this);
     this.onMessages = this.onMessages.bind(this);
     model.on("msg:custom", this.onCustom);
     model.on("change:streaming", this.onStreaming);
-    model.on("change:messages", this.onMessages);
+    this.conversation.on("change", this.onMessages);
     this.onStreaming();
   }
 
@@ -84,7 +89,8 @@ export class ChatState {
   dispose() {
     this.model.off("msg:custom", this.onCustom);
     this.model.off("change:streaming", this.onStreaming);
-    this.model.off("change:messages", this.onMessages);
+    this.conversation.off("change", this.onMessages);
+    this.conversation.dispose();
     this.listeners.clear();
     this.early.clear();
     this.held.clear();
@@ -130,11 +136,11 @@ export class ChatState {
     return this.model.get("streaming") ?? {};
   }
 
-  /** Is the reply in progress already committed to `messages`? */
+  /** Is the reply in progress already committed to the conversation? */
   committed() {
     const s = this.streaming();
     if (!s.id) return false;
-    return (this.model.get("messages") ?? []).some((m) => m.id === s.id);
+    return this.conversation.has(s.id);
   }
 
   /** @param {string} requestId */
@@ -171,7 +177,7 @@ export class ChatState {
     this.emit({ kind: "draft" });
   }
 
-  /** The message with id === streaming.id was committed: the draft is no longer needed. */
+  /** The conversation changed: if it gained the message with id === streaming.id, the draft is no longer needed. */
   onMessages() {
     if (this.draft && this.committed()) this.dropDraft();
   }

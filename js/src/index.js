@@ -1,5 +1,6 @@
 // nbchat chat panel: anywidget front-end module (AFM). Wiring only; the pieces live in
-// draft.js (model-level state), message-list.js, composer.js, settings.js, render-text.js.
+// draft.js (model-level state), conversation.js (the paged conversation), message-list.js,
+// composer.js, settings.js, render-text.js.
 
 import { Composer } from "./composer.js";
 import { copyText, h } from "./dom.js";
@@ -16,8 +17,8 @@ import { UsageView } from "./usage-view.js";
 const COPIED_MS = 1200;
 
 /**
- * Model-level wiring: the draft of the reply in progress must see every delta, even before
- * (or without) a view.
+ * Model-level wiring: the draft of the reply in progress must see every delta, and the
+ * conversation's pages start resolving, even before (or without) a view.
  * @param {{model: Model}} props
  */
 function initialize({ model }) {
@@ -57,6 +58,7 @@ function render({ model, el }) {
   const { state, created } = ensureState(model);
   state.views = (state.views ?? 0) + 1;
   if (created) state.ownedByViews = true;
+  const conversation = state.conversation;
 
   const ac = new AbortController();
   const { signal } = ac;
@@ -139,8 +141,17 @@ function render({ model, el }) {
     const s = model.get("streaming") ?? {};
     return d && d.request_id === s.request_id ? d : null;
   };
+  // While a page of the conversation resolves, the list is frozen as it is (the conversation
+  // still being the previous one, a commit would otherwise blink out and back); it catches up
+  // on the conversation's next "change".
+  let draftStale = false;
   const flushDraft = () => {
     frame = 0;
+    if (conversation.resolving) {
+      draftStale = true;
+      return;
+    }
+    draftStale = false;
     list.renderDraft(currentDraft());
   };
   /** Coalesce draft updates: at most one render per animation frame. */
@@ -149,8 +160,12 @@ function render({ model, el }) {
   };
 
   const renderList = () => {
+    if (conversation.resolving) {
+      renderBanner();
+      return;
+    }
     const hadLive = list.live?.id;
-    list.update(model.get("messages") ?? [], model.get("streaming") ?? {});
+    list.update(conversation.messages(), model.get("streaming") ?? {});
     list.setStreaming(model.get("status") === "streaming");
     if (list.live && list.live.id !== hadLive) flushDraft();
     renderBanner();
@@ -158,7 +173,7 @@ function render({ model, el }) {
 
   const renderBanner = () => {
     const error = model.get("error") ?? "";
-    const messages = model.get("messages") ?? [];
+    const messages = conversation.messages();
     const shown = messages.some((m) => m.status === "error" && m.error === error);
     banner.textContent = error ? `Error: ${error}` : "";
     banner.hidden = !error || shown || model.get("status") === "streaming";
@@ -166,12 +181,20 @@ function render({ model, el }) {
 
   /** @type {PanelStatus} */
   let status = model.get("status") ?? "idle";
+  /** A status change whose words depend on a conversation still resolving. @type {[PanelStatus, PanelStatus] | null} */
+  let deferredAnnouncement = null;
   const onStatus = () => {
     const next = model.get("status") ?? "idle";
     composer.setStreaming(next === "streaming");
     list.setStreaming(next === "streaming");
     root.dataset.status = next;
-    if (next !== status) announce(announcement(status, next, model.get("messages"), model.get("error")));
+    if (next !== status) {
+      if (conversation.resolving && next !== "streaming") deferredAnnouncement = [status, next];
+      else {
+        deferredAnnouncement = null;
+        announce(announcement(status, next, conversation.messages(), model.get("error")));
+      }
+    }
     status = next;
     if (next === "streaming") notice.hidden = true;
     renderBanner();
@@ -184,9 +207,18 @@ function render({ model, el }) {
   const onSettings = () =>
     settings.update({ model: model.get("model"), system: model.get("system"), params: model.get("params") });
 
-  listen("change:messages", renderList);
-  // Once per committed reply (deltas are custom messages, not trait changes).
-  listen("change:messages", () => usage.setMessages(model.get("messages") ?? []));
+  // Once per committed message or resolved page (deltas are custom messages, not trait changes).
+  const onConversation = () => {
+    renderList();
+    if (draftStale) flushDraft();
+    usage.setMessages(conversation.messages());
+    if (deferredAnnouncement && !conversation.resolving) {
+      const [prev, next] = deferredAnnouncement;
+      deferredAnnouncement = null;
+      announce(announcement(prev, next, conversation.messages(), model.get("error")));
+    }
+  };
+  conversation.on("change", onConversation);
   listen("change:streaming", renderList);
   listen("change:status", onStatus);
   listen("change:error", renderBanner);
@@ -255,7 +287,7 @@ function render({ model, el }) {
   onBackend();
   onSettings();
   renderList();
-  usage.setMessages(model.get("messages") ?? []);
+  usage.setMessages(conversation.messages());
   onStatus();
   state.ensureDraftKnown();
   flushDraft();
@@ -264,6 +296,7 @@ function render({ model, el }) {
     ac.abort();
     for (const [event, fn] of modelListeners) model.off(event, fn);
     modelListeners.length = 0;
+    conversation.off("change", onConversation);
     unsubscribe();
     if (frame) caf(frame);
     frame = 0;

@@ -146,6 +146,7 @@ function typing() {
  * @property {HTMLElement} el
  * @property {string} sig
  * @property {ChatMessage} msg
+ * @property {boolean} isLast
  */
 
 export class MessageList {
@@ -229,17 +230,23 @@ export class MessageList {
       const id = String(msg.id);
       seen.add(id);
       const isLast = id === lastAssistant;
-      const sig = `${isLast ? 1 : 0}${JSON.stringify(msg)}`;
       let entry = this.entries.get(id);
-      if (!entry || entry.sig !== sig) {
-        const el = messageNode(msg, isLast);
-        if (entry) {
-          entry.el.replaceWith(el);
-          if (cursor === entry.el) cursor = el;
+      // The same object (a page's messages are kept) cannot have changed: skip the signature.
+      if (!entry || entry.msg !== msg || entry.isLast !== isLast) {
+        const sig = `${isLast ? 1 : 0}${JSON.stringify(msg)}`;
+        if (!entry || entry.sig !== sig) {
+          const el = messageNode(msg, isLast);
+          if (entry) {
+            entry.el.replaceWith(el);
+            if (cursor === entry.el) cursor = el;
+          }
+          entry = { el, sig, msg, isLast };
+          this.entries.set(id, entry);
+          changed = true;
+        } else {
+          entry.msg = msg;
+          entry.isLast = isLast;
         }
-        entry = { el, sig, msg };
-        this.entries.set(id, entry);
-        changed = true;
       }
       if (entry.el !== cursor) {
         this.el.insertBefore(entry.el, cursor);

@@ -25,7 +25,7 @@ export interface ToolRequest {
   [key: string]: unknown;
 }
 
-/** One entry of the `messages` trait (`ChatMessage` in `_messages.py`). */
+/** One message of the conversation (`ChatMessage` in `_messages.py`). */
 export interface ChatMessage {
   id: string;
   role: Role;
@@ -58,9 +58,18 @@ export interface Params {
   max_tokens: number | null;
 }
 
-/** Synced traits of `ChatPanel` (nbchat/widget.py). */
+/**
+ * Synced traits of `ChatPanel` (nbchat/widget.py). The conversation is paged: the messages of
+ * `pages` (oldest first), then `recent`. Read it through `Conversation` (conversation.js).
+ */
 export interface ChatTraits {
-  messages: ChatMessage[];
+  /** The newest messages, at most `PAGE_SIZE` (nbchat/_pages.py) of them. */
+  recent: ChatMessage[];
+  /**
+   * Older messages: widget references (`"IPY_MODEL_<model_id>"`) to immutable page models
+   * (`PageModel`), oldest first. Only appended to, or replaced as a whole.
+   */
+  pages: string[];
   status: PanelStatus;
   streaming: Streaming;
   model: string;
@@ -72,6 +81,17 @@ export interface ChatTraits {
 
 /** The anywidget model of `ChatPanel` (nbchat/widget.py). */
 export type Model = AnyModel<ChatTraits>;
+
+/**
+ * Synced traits of a page, `MessagePage` in nbchat/_pages.py: a plain ipywidgets `Widget`
+ * (`WidgetModel` of `@jupyter-widgets/base`, no view). Never changes after it is created.
+ */
+export interface PageTraits {
+  messages: ChatMessage[];
+}
+
+/** A page model, as `model.widget_manager.get_model` resolves it. */
+export type PageModel = AnyModel<PageTraits>;
 
 // ---- front end -> kernel -------------------------------------------------------------
 

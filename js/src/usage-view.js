@@ -1,7 +1,7 @@
 // The usage view: a header toggle that shows, above the message list, the tokens of each
 // assistant turn (stacked prompt + completion bars, cumulative total as a line) and a one-line
-// summary. Built from the `messages` trait only; re-rendered on `change:messages` (once per
-// committed reply, never per delta) and only while shown.
+// summary. Built from the conversation only (conversation.js: `pages` + `recent`); re-rendered
+// when it changes (once per committed message, never per delta) and only while shown.
 
 import { button, h } from "./dom.js";
 import { createUsageChart } from "./usage-chart.js";
