@@ -1,9 +1,10 @@
 """The widget's message vocabulary, mirrored in ``js/src/types.d.ts``.
 
-State lives in synced traits (``messages``, ``status``, ``streaming``, ``model``, ``system``,
-``params``, ``backend``, ``error``). Custom messages carry only intents (front end -> kernel)
-and streamed text (kernel -> front end). Every intent carries an ``id``; the kernel always
-answers it with ``ack`` or ``error``.
+State lives in synced traits (the conversation as ``pages`` + ``recent``, see
+``nbchat._pages``; ``status``, ``streaming``, ``model``, ``system``, ``params``, ``backend``,
+``error``). Custom messages carry only intents (front end -> kernel) and streamed text
+(kernel -> front end). Every intent carries an ``id``; the kernel always answers it with
+``ack`` or ``error``.
 
 The text of the reply in progress is *not* a trait: re-sending it on every update would cost
 O(n^2) bytes. The kernel sends ``delta`` messages numbered by ``seq`` within a ``request_id``; a
@@ -19,7 +20,7 @@ PanelStatus = Literal["idle", "streaming", "error"]
 
 
 class ChatMessage(TypedDict):
-    """One entry of the ``messages`` trait."""
+    """One message of the conversation (``ChatPanel.messages``; synced in pages and ``recent``)."""
 
     id: str
     role: Literal["user", "assistant", "system"]

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anywidget
+import ipywidgets
 import traitlets
 
 from nbchat._exceptions import NbchatError
+from nbchat._pages import PAGE_SIZE, MessagePage, layout
 from nbchat._worker import Turn
 from nbchat.client import Client
 from nbchat.conversation import user_message
@@ -67,8 +69,12 @@ class ChatPanel(anywidget.AnyWidget):
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 
-    messages = traitlets.List(traitlets.Dict()).tag(sync=True)
-    """The conversation: one dict per message (see ``nbchat._messages.ChatMessage``)."""
+    pages = traitlets.List(traitlets.Instance(MessagePage)).tag(
+        sync=True, **ipywidgets.widget_serialization
+    )
+    """Older messages, in immutable pages (see ``nbchat._pages``)."""
+    recent = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """The newest messages (at most ``PAGE_SIZE``); the conversation ends with these."""
     status = traitlets.Unicode("idle").tag(sync=True)
     """``idle``, ``streaming`` or ``error``."""
     streaming = traitlets.Dict().tag(sync=True)
@@ -115,6 +121,32 @@ class ChatPanel(anywidget.AnyWidget):
     def client(self) -> Client:
         return self._client
 
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation: one dict per message (see ``nbchat._messages.ChatMessage``).
+
+        Setting it replaces the conversation. It is kept in synced state as ``pages`` +
+        ``recent``, so that a new message costs the same however long the chat is.
+        """
+        return [m for page in self.pages for m in page.messages] + list(self.recent)
+
+    @messages.setter
+    def messages(self, value: list[dict[str, Any]]) -> None:
+        pages, recent, dropped = layout(list(self.pages), value)
+        with self.hold_sync():
+            self.pages = pages
+            self.recent = recent
+        for page in dropped:
+            page.close()
+
+    def _append(self, message: dict[str, Any]) -> None:
+        """Add one message: re-sends at most ``PAGE_SIZE`` messages, never the whole chat."""
+        recent = [*self.recent, message]
+        if len(recent) > PAGE_SIZE:
+            self.pages = [*self.pages, MessagePage(messages=recent[:PAGE_SIZE])]
+            recent = recent[PAGE_SIZE:]
+        self.recent = recent
+
     def send(self, text: str) -> Turn:
         """Send a user message; returns at once with a handle whose ``wait()`` gives the Reply."""
         if not isinstance(text, str) or not text.strip():
@@ -128,7 +160,7 @@ class ChatPanel(anywidget.AnyWidget):
                 text, model=self.model, api=self._client.api, params=self._snapshot()
             )
             with self.hold_sync():
-                self.messages = [*self.messages, msg]
+                self._append(msg)
             return self._start()
 
     def stop(self) -> None:
@@ -162,6 +194,8 @@ class ChatPanel(anywidget.AnyWidget):
     def close(self) -> None:
         """Stop the worker before the widget closes (a worker sending to a closed comm fails)."""
         self.stop()
+        for page in self.pages:
+            page.close()
         super().close()
 
     def history(self) -> Any:
@@ -220,7 +254,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     def finish(self, turn: Turn, message: dict[str, Any]) -> None:
         with self.hold_sync():
-            self.messages = [*self.messages, message]
+            self._append(message)
             self.streaming = {}
             self.status = "error" if message["status"] == "error" else "idle"
             self.error = message["error"] or "" if message["status"] == "error" else ""

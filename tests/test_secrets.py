@@ -67,6 +67,8 @@ NOTEBOOK_CELLS = [
     "                       api_key=os.environ['NBCHAT_TEST_KEY'], max_retries=0)\n"
     "panel = nbchat.ChatPanel(client=client, model='echo')\n"
     "panel",
+    "for i in range(10):\n"
+    "    panel.send(f'warm-up {i}').wait(20)\n"
     "r1 = panel.send('first message to keep').wait(20)\n"
     "panel.model = 'demo?fault=error-event&after=2'\n"
     "r2 = panel.send('second message').wait(20)\n"
@@ -92,13 +94,22 @@ def test_saved_notebook_has_the_conversation_but_not_the_key(
 
     assert "complete error error" in text  # the turns ran: the key was accepted
     state = json.loads(text)["metadata"]["widgets"][WIDGET_STATE]["state"]
-    panels = [m for m in state.values() if "messages" in m.get("state", {})]
+    panels = [m for m in state.values() if "recent" in m.get("state", {})]
     assert len(panels) == 1
-    messages = panels[0]["state"]["messages"]
+    # The conversation is the panel's pages (child models, saved too) followed by `recent`.
+    panel_state = panels[0]["state"]
+    messages = [
+        m
+        for ref in panel_state["pages"]
+        for m in state[ref.removeprefix("IPY_MODEL_")]["state"]["messages"]
+    ] + panel_state["recent"]
+    assert len(panel_state["pages"]) == 1  # 24 messages: one page of 20, 4 recent
+    assert [m["content"] for m in messages[:4:2]] == ["warm-up 0", "warm-up 1"]
+    messages = messages[20:]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[1]["content"] == "first message to keep"
     assert messages[3]["status"] == "error" and "overloaded" in messages[3]["error"]
-    assert panels[0]["state"]["status"] == "error"
+    assert panel_state["status"] == "error"
     _clean(text, "the saved notebook")
 
 

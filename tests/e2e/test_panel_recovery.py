@@ -82,3 +82,23 @@ def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -
     # The DOM is rendered markdown; compare words, not markup.
     assert shown.split()[:5] == kernel["content"].replace("**", "").split()[:5]
     assert notebook.relevant_errors() == []
+
+
+def test_a_long_conversation_in_pages_survives_reload(notebook: NotebookPage) -> None:
+    """More messages than one page: the pages (child models) render, in order, after a reload."""
+    panel = open_panel(notebook, model="echo?tps=0", tps=0)
+    notebook.add_and_run_cell(
+        "for i in range(25):\n    chat.send(f'message {i:02d}').wait(20)\nprint(len(chat.pages))"
+    )
+    expect(panel.messages()).to_have_count(50, timeout=STREAM_TIMEOUT_MS)
+    notebook.page.evaluate("() => { void window.jupyterapp.commands.execute('docmanager:save'); }")
+    notebook.page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.context.model.dirty === false"
+    )
+    notebook.reload()
+    panel = Panel(notebook)
+    expect(panel.messages()).to_have_count(50, timeout=20_000)
+    texts = [panel.content(panel.messages().nth(i)).inner_text().strip() for i in range(0, 50, 2)]
+    assert texts == [f"message {i:02d}" for i in range(25)]
+    assert len(py_messages(notebook)) == 50
+    assert notebook.relevant_errors() == []
