@@ -125,7 +125,7 @@ class Recorder:
     def __repr__(self) -> str:
         return f"<nbchat.Recorder {str(self.path)!r} exchanges={len(self._exchanges)}>"
 
-    # -- used by nbchat.client.Stream ----------------------------------------------------
+    # -- used by nbchat._stream.Stream ---------------------------------------------------
 
     def start(
         self,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import nbchat
-import nbchat.client
+import nbchat._stream
 from nbchat.server import Server, serve
 from tests.scripted import Script, ScriptedServer
 
@@ -75,7 +75,7 @@ def api(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Header-less backoff in milliseconds, so retry tests stay fast (server delays still hold)."""
-    monkeypatch.setattr(nbchat.client, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(nbchat._stream, "BACKOFF_BASE_S", 0.01)
 
 
 @pytest.fixture(scope="module")
