@@ -67,7 +67,10 @@ class Turn:
         self._sink = sink
         self._flush_interval = flush_interval
         self._stream = client.stream(messages, model, **params)
-        self._lock = threading.Lock()  # guards _text, _pending, _seq and the order of sends
+        self._lock = threading.Lock()  # guards _text, _pending and _seq; held only briefly
+        # Orders the sends. Never taken by snapshot(): the kernel's main thread answers
+        # snapshot requests and must not wait on a send in progress on another thread.
+        self._send_lock = threading.Lock()
         self._text: list[str] = []
         self._pending: list[str] = []
         self._seq = 0
@@ -171,14 +174,18 @@ class Turn:
             self._flush()
 
     def _flush(self) -> None:
-        with self._lock:
-            if not self._pending:
-                return
-            text = "".join(self._pending)
-            self._pending.clear()
-            self._text.append(text)
-            self._seq += 1
+        with self._send_lock:
+            with self._lock:
+                if not self._pending:
+                    return
+                text = "".join(self._pending)
+                self._pending.clear()
+                self._text.append(text)
+                self._seq += 1
+                seq = self._seq
+            # Outside _lock: a snapshot taken meanwhile may already include this delta; the
+            # front end then drops the delta as a duplicate (seq <= its seq).
             try:
-                self._sink.delta(self.request_id, self._seq, text)
+                self._sink.delta(self.request_id, seq, text)
             except Exception:
                 log.exception("nbchat could not send a delta to the panel")

@@ -288,6 +288,15 @@ class ChatPanel(anywidget.AnyWidget):
         self._turn = turn
         return turn.start()
 
+    def _handle_msg(self, msg: dict[str, Any]) -> None:
+        super()._handle_msg(msg)
+        if msg.get("content", {}).get("data", {}).get("method") == "request_state":
+            # A page (re)loading asks for the state. The text of a reply in progress is not in
+            # it, so send that too, unasked: the page's own snapshot-request can be lost (after a
+            # reload JupyterLab may route comm messages to a kernel subshell that no longer
+            # exists, ipykernel#1557), while messages from the kernel always arrive.
+            self._on_snapshot({})
+
     def _on_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return

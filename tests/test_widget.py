@@ -101,6 +101,18 @@ def test_snapshot_mid_stream(live_server: Any) -> None:
     assert panel.messages[-1]["content"] == snap["content"]
 
 
+def test_a_page_loading_the_state_mid_stream_gets_the_text_so_far(live_server: Any) -> None:
+    panel = _panel(live_server, model="demo?fault=stall-mid&after=4&stall=5")
+    turn = panel.send("hi")
+    time.sleep(0.5)
+    panel._handle_msg({"content": {"data": {"method": "request_state"}}, "buffers": []})
+    snaps = [m for m in panel.sent if m["type"] == "snapshot"]  # type: ignore[attr-defined]
+    assert len(snaps) == 1 and snaps[0]["request_id"] == turn.request_id
+    assert snaps[0]["content"] and snaps[0]["seq"] >= 1
+    panel.stop()
+    turn.wait(2)
+
+
 def test_error_then_retry_keeps_the_conversation(live_server: Any) -> None:
     panel = _panel(live_server, model="echo")
     panel.send("first").wait(10)

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
-import { ensureState } from "../src/draft.js";
+import { SNAPSHOT_RETRY_MS, ensureState } from "../src/draft.js";
 import { fakeModel } from "./fake-model.js";
 import { chat, frame, message, mount, startStreaming } from "./helpers.js";
 
@@ -156,6 +156,36 @@ describe("draft from deltas", () => {
     cleanup2();
     cleanup();
     dispose();
+  });
+
+  it("an unanswered snapshot-request is sent again, until answered or the reply ends", async () => {
+    vi.useFakeTimers();
+    try {
+      const model = fakeModel({
+        streaming: { id: "a1", request_id: "r1", model: "demo", created_at: "2026-01-01T00:00:00Z" },
+        status: "streaming",
+      });
+      const el = document.createElement("div");
+      const dispose = widget.initialize({ model });
+      const cleanup = widget.render({ model, el });
+      expect(model.intents("snapshot-request")).toHaveLength(1); // lost on the way, say
+      vi.advanceTimersByTime(SNAPSHOT_RETRY_MS + 10);
+      const reqs = model.intents("snapshot-request");
+      expect(reqs).toHaveLength(2);
+      model.emit({ type: "snapshot", id: reqs[1].id, request_id: "r1", seq: 3, content: "abc" });
+      vi.advanceTimersByTime(3 * SNAPSHOT_RETRY_MS);
+      expect(model.intents("snapshot-request")).toHaveLength(2); // answered: no more
+      // unanswered again, but the reply ends: the retries stop
+      delta(model, 5, "!");
+      expect(model.intents("snapshot-request")).toHaveLength(3);
+      model.update({ streaming: {}, status: "idle" });
+      vi.advanceTimersByTime(3 * SNAPSHOT_RETRY_MS);
+      expect(model.intents("snapshot-request")).toHaveLength(3);
+      cleanup();
+      dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a snapshot answered with no stream in progress clears the pending request", () => {

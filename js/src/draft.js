@@ -38,6 +38,11 @@ const MAX_HELD_DELTAS = 1000;
 const MAX_PENDING = 64;
 /** Finished request ids remembered so that their late deltas are dropped, not buffered. */
 const MAX_ENDED = 32;
+/**
+ * A snapshot-request still unanswered after this long is sent again. A request sent while a
+ * reloaded page is still wiring its comm can be lost; without this the draft would wait forever.
+ */
+export const SNAPSHOT_RETRY_MS = 1500;
 
 let counter = 0;
 /** A fresh intent id. */
@@ -65,6 +70,8 @@ export class ChatState {
     this.ended = [];
     /** @type {{request_id: string, id: string} | null} the snapshot-request in flight */
     this.awaiting = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} re-sends an unanswered snapshot-request */
+    this.snapshotTimer = undefined;
     /** @type {Map<string, IntentType>} intents sent and not yet answered */
     this.pending = new Map();
     /** @type {Set<(event: DraftEvent) => void>} */
@@ -87,6 +94,7 @@ export class ChatState {
 
   /** Remove every model listener this state registered. */
   dispose() {
+    clearTimeout(this.snapshotTimer);
     this.model.off("msg:custom", this.onCustom);
     this.model.off("change:streaming", this.onStreaming);
     this.conversation.off("change", this.onMessages);
@@ -192,6 +200,13 @@ export class ChatState {
     if (this.awaiting && this.awaiting.request_id === rid) return false;
     const id = this.sendIntent("snapshot-request");
     this.awaiting = { request_id: rid, id };
+    clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = setTimeout(() => {
+      if (this.awaiting && this.awaiting.id === id) {
+        this.awaiting = null;
+        this.requestSnapshot(); // sends nothing once the reply has ended
+      }
+    }, SNAPSHOT_RETRY_MS);
     return true;
   }
 

@@ -283,6 +283,7 @@ def test_hostile_payloads_are_inert(notebook: NotebookPage) -> None:
     assert notebook.relevant_errors() == []
 
 
+@pytest.mark.usefixtures("comms_without_subshells")
 def test_conversation_survives_reload(notebook: NotebookPage) -> None:
     panel = open_panel(notebook, model="echo?tps=500")
     for text in ("first question", "second question"):

@@ -34,6 +34,7 @@ def test_error_shows_the_server_message_and_retry_recovers(notebook: NotebookPag
     assert notebook.relevant_errors() == []
 
 
+@pytest.mark.usefixtures("comms_without_subshells")
 def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -> None:
     panel = open_panel(notebook, model="demo?tps=15", tps=15)
     panel.type_and_enter(STREAMING_QUESTION)
@@ -84,6 +85,7 @@ def test_reload_mid_stream_shows_the_reply_in_progress(notebook: NotebookPage) -
     assert notebook.relevant_errors() == []
 
 
+@pytest.mark.usefixtures("comms_without_subshells")
 def test_a_long_conversation_in_pages_survives_reload(notebook: NotebookPage) -> None:
     """More messages than one page: the pages (child models) render, in order, after a reload."""
     panel = open_panel(notebook, model="echo?tps=0", tps=0)
