@@ -8,6 +8,7 @@ type), which the app renders as an EGP 422 ``detail`` list or an OpenAI 400
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,9 @@ class _Checker:
         value = obj.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             self.fail((*loc, key), "value is not a valid number", "type_error.float")
+        elif isinstance(value, float) and not math.isfinite(value):
+            # json.loads accepts NaN, Infinity and 1e400; no sampling parameter can be one.
+            self.fail((*loc, key), "value is not a finite number", "value_error.number.not_finite")
 
     def positive_int(self, obj: dict[str, Any], key: str, loc: Loc) -> int | None:
         value = obj.get(key)
