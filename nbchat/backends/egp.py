@@ -68,6 +68,15 @@ class EGP:
 
     @staticmethod
     def _parse(data: Any) -> Delta:
+        # Fast path for the usual streamed chunk: a text delta and nothing else.
+        if type(data) is dict and data.get("token_usage") is None:
+            cc = data.get("chat_completion")
+            if type(cc) is dict and cc.get("finish_reason") is None:
+                msg = cc.get("message")
+                if type(msg) is dict and msg.get("tool_request") is None:
+                    content = msg.get("content")
+                    if type(content) is str:
+                        return Delta(content)
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         cc = data.get("chat_completion") or {}

@@ -90,12 +90,18 @@ class SSEDecoder:
             # Fast path (almost every server): only LF ends lines here.
             lines = buf.split("\n")
             self._buffer = lines.pop()
+            data = self._data
             for line in lines:
-                if line.startswith("data:"):
-                    value = line[5:]
-                    self._data.append(value[1:] if value.startswith(" ") else value)
+                if line[:5] == "data:":
+                    data.append(line[6:] if line[5:6] == " " else line[5:])
+                elif not line and data and not self._event and not self._id_buffer:
+                    # The common dispatch (rule 6) inline: a data-only event, no id.
+                    out.append(ServerSentEvent("message", "\n".join(data)))
+                    data.clear()
+                    self.last_event_id = ""
                 else:
                     self._line(line, out)
+                    data = self._data
             return out
         start = 0
         n = len(buf)
