@@ -65,6 +65,21 @@ export function mount(traits = {}) {
   return { model, el, $, $$, cleanup, disposeInit, teardown };
 }
 
+let mounted = [];
+
+/** `mount`, remembered so that `unmountAll` (call it in `afterEach`) tears it down. */
+export function setup(traits = {}) {
+  const m = mount(traits);
+  mounted.push(m.teardown);
+  return m;
+}
+
+/** Tear down every view `setup` mounted. */
+export function unmountAll() {
+  mounted.forEach((teardown) => teardown());
+  mounted = [];
+}
+
 /** Press a key in an element. */
 export function press(target, key, opts = {}) {
   const ev = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...opts });

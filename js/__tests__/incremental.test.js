@@ -1,17 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlockScanner, MarkdownStream, md, renderMarkdown } from "../src/render-text.js";
-import { chat, frame, message, mount, startStreaming } from "./helpers.js";
+import { chat, frame, message, startStreaming, setup, unmountAll } from "./helpers.js";
 
-let teardowns = [];
-const setup = (traits) => {
-  const m = mount(traits);
-  teardowns.push(m.teardown);
-  return m;
-};
-afterEach(() => {
-  teardowns.forEach((t) => t());
-  teardowns = [];
-});
+afterEach(unmountAll);
 
 /** A small deterministic PRNG (mulberry32). */
 function rng(seed) {

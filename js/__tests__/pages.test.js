@@ -4,17 +4,10 @@ import widget from "../src/index.js";
 import { Conversation, refId } from "../src/conversation.js";
 import { ensureState } from "../src/draft.js";
 import { fakeModel, fakePage, holdPage, pageId, resetPages } from "./fake-model.js";
-import { PAGE_SIZE, chat, frame, message, mount, settle, startStreaming } from "./helpers.js";
+import { PAGE_SIZE, chat, frame, message, settle, startStreaming, setup, unmountAll } from "./helpers.js";
 
-let teardowns = [];
-const setup = (traits) => {
-  const m = mount(traits);
-  teardowns.push(m.teardown);
-  return m;
-};
 afterEach(() => {
-  teardowns.forEach((t) => t());
-  teardowns = [];
+  unmountAll();
   resetPages();
 });
 

@@ -1,19 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
 import { fakeModel } from "./fake-model.js";
-import { chat, frame, message, mount, press, startStreaming } from "./helpers.js";
+import { chat, frame, message, press, startStreaming, setup, unmountAll } from "./helpers.js";
 
 /** @type {Array<() => void>} */
-let teardowns = [];
-const setup = (traits) => {
-  const m = mount(traits);
-  teardowns.push(m.teardown);
-  return m;
-};
-afterEach(() => {
-  teardowns.forEach((t) => t());
-  teardowns = [];
-});
+afterEach(unmountAll);
 
 describe("rendering the conversation (pages + recent)", () => {
   it("renders root, header and every message with its attributes", () => {

@@ -2,18 +2,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
 import { SNAPSHOT_RETRY_MS, ensureState } from "../src/draft.js";
 import { fakeModel } from "./fake-model.js";
-import { chat, frame, message, mount, startStreaming } from "./helpers.js";
+import { chat, frame, message, startStreaming, setup, unmountAll } from "./helpers.js";
 
-let teardowns = [];
-const setup = (traits) => {
-  const m = mount(traits);
-  teardowns.push(m.teardown);
-  return m;
-};
-afterEach(() => {
-  teardowns.forEach((t) => t());
-  teardowns = [];
-});
+afterEach(unmountAll);
 
 const delta = (model, seq, text, rid = "r1") => model.emit({ type: "delta", request_id: rid, seq, text });
 const liveText = (el) =>

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { chat, message, mount } from "./helpers.js";
+import { chat, message, mount, setup, unmountAll } from "./helpers.js";
 
 // The real uPlot runs (on the stub canvas of setup.js); the spy hands the tests the chart each
 // view created, so they can read the data passed to the library.
@@ -10,15 +10,8 @@ vi.mock("../src/usage-chart.js", async (importOriginal) => {
 const { createUsageChart } = await import("../src/usage-chart.js");
 const { usageSeries, usageSummary, tooltipLines } = await import("../src/usage-view.js");
 
-let teardowns = [];
-const setup = (traits) => {
-  const m = mount(traits);
-  teardowns.push(m.teardown);
-  return m;
-};
 afterEach(() => {
-  teardowns.forEach((t) => t());
-  teardowns = [];
+  unmountAll();
   vi.mocked(createUsageChart).mockClear();
 });
 
