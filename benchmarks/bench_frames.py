@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from nbchat.conversation import Reply, Usage, assistant_message, new_id, now_iso, user_message
 from nbchat.frames import history, usage
+from nbchat.records import Message, Reply, Usage, new_id, now_iso
 
 TARGET_S = 0.5
 N = 100_000
@@ -20,7 +20,7 @@ def messages(n: int = N) -> list[dict[str, object]]:
     params = {"temperature": 0.7, "max_tokens": 256, "stop": None, "system": "Be brief."}
     out: list[dict[str, object]] = []
     for i in range(n // 2):
-        out.append(user_message(f"question {i}", model="demo", api="egp", params=params))
+        out.append(Message.user(f"question {i}", model="demo", api="egp", params=params).to_dict())
         reply = Reply(
             f"answer {i}",
             usage=Usage(12 + 40 * i, 30, 42 + 40 * i) if i % 10 else None,
@@ -30,14 +30,14 @@ def messages(n: int = N) -> list[dict[str, object]]:
             api="egp",
         )
         out.append(
-            assistant_message(
+            Message.from_reply(
                 reply,
                 message_id=new_id(),
                 request_id=new_id(),
                 created_at=now_iso(),
                 model="demo",
                 params=params,
-            )
+            ).to_dict()
         )
     return out
 

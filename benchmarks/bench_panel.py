@@ -50,7 +50,7 @@ from jupyter_client.session import Session, json_packer
 
 import nbchat
 from nbchat._pages import PAGE_SIZE
-from nbchat.conversation import new_id
+from nbchat.records import new_id
 from nbchat.server import serve
 from nbchat.widget import ChatPanel
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from nbchat._exceptions import APIError, StreamError
 from nbchat.client import Client
-from nbchat.conversation import Reply, assistant_message, new_id, now_iso
+from nbchat.records import Message, Reply, new_id, now_iso
 
 __all__ = ["FLUSH_INTERVAL_S", "Sink", "Turn"]
 
@@ -155,14 +155,14 @@ class Turn:
                     content=stream.text, status="cancelled", model=self.model
                 )
             self.reply = reply
-            self.message = assistant_message(
+            self.message = Message.from_reply(
                 reply,
                 message_id=self.message_id,
                 request_id=self.request_id,
                 created_at=self.created_at,
                 model=self.model,
                 params=self.params,
-            )
+            ).to_dict()
             try:
                 self._sink.finish(self, self.message)
             except Exception:

@@ -33,7 +33,7 @@ from typing import Any
 
 from nbchat._exceptions import APIError, NbchatError, StreamError
 from nbchat.client import Client
-from nbchat.conversation import Reply, assistant_message, new_id, now_iso, user_message
+from nbchat.records import Message, Reply, new_id, now_iso
 
 __all__ = ["UPDATE_INTERVAL_S", "conversation", "load_ipython_extension", "reset"]
 
@@ -166,7 +166,7 @@ def chat(line: str, cell: str | None, shell: Any = None) -> None:
     assert state.client is not None
     client = state.client
     params: dict[str, Any] = {"system": state.system}
-    user = user_message(text, model=state.model, api=client.api, params=params)
+    user = Message.user(text, model=state.model, api=client.api, params=params).to_dict()
     payload: list[dict[str, Any]] = []
     if state.system:
         payload.append({"role": "system", "content": state.system})
@@ -203,14 +203,14 @@ def chat(line: str, cell: str | None, shell: Any = None) -> None:
         reply = stream.reply or Reply(content=stream.text, status="cancelled", model=state.model)
     if reply is None:
         reply = Reply(content=stream.text, status="cancelled", model=state.model)
-    message = assistant_message(
+    message = Message.from_reply(
         reply,
         message_id=new_id(),
         request_id=new_id(),
         created_at=created_at,
         model=state.model,
         params=params,
-    )
+    ).to_dict()
     state.messages = [*state.messages, message]
     final = reply.content or ("" if reply.status != "complete" else "_(empty reply)_")
     if reply.status == "cancelled":

@@ -21,7 +21,7 @@ from nbchat._exceptions import NbchatError
 from nbchat._pages import PAGE_SIZE, MessagePage, layout
 from nbchat._worker import Turn
 from nbchat.client import Client
-from nbchat.conversation import user_message
+from nbchat.records import Message
 
 __all__ = ["BusyError", "ChatPanel"]
 
@@ -156,9 +156,9 @@ class ChatPanel(anywidget.AnyWidget):
                 raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
             if not self.model:
                 raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
-            msg = user_message(
+            msg = Message.user(
                 text, model=self.model, api=self._client.api, params=self._snapshot()
-            )
+            ).to_dict()
             with self.hold_sync():
                 self._append(msg)
             return self._start()

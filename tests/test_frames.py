@@ -10,8 +10,8 @@ import pytest
 
 import nbchat
 from nbchat import ChatPanel, Client, Reply, Usage
-from nbchat.conversation import assistant_message, new_id, now_iso, user_message
 from nbchat.frames import HISTORY_COLUMNS, USAGE_COLUMNS, history, usage
+from nbchat.records import Message, new_id, now_iso
 
 QUESTIONS = ["What is a token?", "And what does temperature do?", "My name is Ada. Thanks!"]
 
@@ -203,7 +203,7 @@ def test_missing_usage_stays_na() -> None:
 
 def test_status_and_params_from_panel_dicts() -> None:
     params = {"temperature": 0.7, "max_tokens": 5, "stop": ["\n\n"], "system": "S"}
-    msgs = [user_message("hi", model="m", api="openai", params=params)]
+    msgs = [Message.user("hi", model="m", api="openai", params=params).to_dict()]
     for status in ("complete", "cancelled", "incomplete", "error"):
         reply = Reply(
             "partial",
@@ -212,14 +212,14 @@ def test_status_and_params_from_panel_dicts() -> None:
             error=None if status == "complete" else "went wrong",
         )
         msgs.append(
-            assistant_message(
+            Message.from_reply(
                 reply,
                 message_id=new_id(),
                 request_id=new_id(),
                 created_at=now_iso(),
                 model="m",
                 params=params,
-            )
+            ).to_dict()
         )
     df = history(msgs)
     assert df["status"].tolist() == ["complete", "complete", "stopped", "interrupted", "error"]
@@ -260,16 +260,16 @@ def test_100k_messages_are_all_there() -> None:
     msgs: list[dict[str, Any]] = []
     params = {"temperature": 0.5, "system": None}
     for i in range(50_000):
-        msgs.append(user_message(f"q{i}", model="demo", api="egp", params=params))
+        msgs.append(Message.user(f"q{i}", model="demo", api="egp", params=params).to_dict())
         msgs.append(
-            assistant_message(
+            Message.from_reply(
                 Reply(f"a{i}", usage=Usage(10 + i, 20, 30 + i), ttft=0.1, latency=0.5),
                 message_id=new_id(),
                 request_id=new_id(),
                 created_at=now_iso(),
                 model="demo",
                 params=params,
-            )
+            ).to_dict()
         )
     df = history(msgs)
     assert len(df) == 100_000

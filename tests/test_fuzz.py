@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import nbchat
 from nbchat.backends import EGP, OpenAI
-from nbchat.conversation import Delta
+from nbchat.records import Delta
 from nbchat.transport.sse import ServerSentEvent, SSEDecoder, UnknownField
 from tests.scripted import Script, ScriptedServer
 

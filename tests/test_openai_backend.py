@@ -10,7 +10,7 @@ import openai
 import pytest
 
 import nbchat
-from nbchat.conversation import Reply
+from nbchat.records import Reply
 from nbchat.server.faults import FAULT_MODES, STATUS_FAULTS
 from tests.scripted import Script, ScriptedServer
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 import nbchat
-from nbchat.conversation import Reply
 from nbchat.recording import Recorder, load_cassette
+from nbchat.records import Reply
 from nbchat.server import serve
 
 CANARY = "sk-canary-5f1d0c9a7e3b4d21"

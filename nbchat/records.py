@@ -1,0 +1,400 @@
+"""The records every layer shares, and the one table of generation parameters.
+
+* :class:`Usage`, :class:`ToolRequest`, :class:`Delta`, :class:`Chunk`, :class:`Reply`: what a
+  backend adapter decodes, what a stream yields, what a turn ends with.
+* :class:`Message`: **the** shape of one conversation message. The panel's synced state, the
+  history DataFrame, the JSON save format and ``js/src/types.d.ts`` are derived from its fields
+  (``tests/test_records.py`` checks the TypeScript side field by field).
+* :data:`PARAMS`: **the** generation parameters: name, type, check and wire name per API. The
+  client, the backends, the panel's settings, the DataFrames and ``%%chat`` all read it.
+
+Nothing here imports anything else from nbchat (but the exception types, lazily).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+__all__ = [
+    "MESSAGE_FIELDS",
+    "MESSAGE_STATUS",
+    "PARAMS",
+    "PARAM_NAMES",
+    "Chunk",
+    "Delta",
+    "Message",
+    "MessageStatus",
+    "Param",
+    "Reply",
+    "ReplyStatus",
+    "ToolRequest",
+    "Usage",
+    "check_params",
+    "new_id",
+    "now_iso",
+]
+
+ReplyStatus = Literal["complete", "incomplete", "cancelled", "error"]
+MessageStatus = Literal["complete", "stopped", "interrupted", "error"]
+Role = Literal["user", "assistant", "system"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the server reported them. A count the server did not give is None."""
+
+    prompt: int | None = None
+    completion: int | None = None
+    total: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return {"prompt": self.prompt, "completion": self.completion, "total": self.total}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Usage | None:
+        if not d:
+            return None
+        return cls(d.get("prompt"), d.get("completion"), d.get("total"))
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """A tool call the model asked for. nbchat shows it; it never executes it."""
+
+    name: str
+    arguments: str
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments, "id": self.id}
+
+
+class Delta(NamedTuple):
+    """What one decoded event contributes to a reply (the output of a backend adapter).
+
+    A NamedTuple: one is built per streamed event, and tuples are cheap to build.
+    """
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_request: ToolRequest | None = None
+    #: OpenAI tool-call fragments: (index, id, name, arguments-fragment).
+    tool_fragments: tuple[tuple[int, str | None, str | None, str], ...] = ()
+    model: str | None = None
+    #: Server-specific extras worth keeping (llama.cpp ``timings``).
+    extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a streamed reply, as a user iterating a Stream sees it."""
+
+    delta: str
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    tool_request: ToolRequest | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished (or ended) reply.
+
+    ``usage`` is None when the server gave none; ``ttft`` (time to first token) and
+    ``latency`` are seconds from sending the request. ``error`` is the message when
+    ``status`` is ``"error"`` or ``"incomplete"``.
+    """
+
+    content: str
+    role: str = "assistant"
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    status: ReplyStatus = "complete"
+    model: str | None = None
+    tool_request: ToolRequest | None = None
+    ttft: float | None = None
+    latency: float | None = None
+    error: str | None = None
+    api: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens per second of generation (after the first token)."""
+        if self.usage is None or self.usage.completion is None:
+            return None
+        if self.latency is None:
+            return None
+        span = self.latency - (self.ttft or 0.0)
+        if span <= 0:
+            return None
+        return self.usage.completion / span
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["usage"] = self.usage.to_dict() if self.usage else None
+        d["tool_request"] = self.tool_request.to_dict() if self.tool_request else None
+        return d
+
+    def to_message(self) -> dict[str, str]:
+        """The message to append to the history for the next turn."""
+        content = self.content
+        if not content and self.tool_request is not None:
+            content = json.dumps(self.tool_request.to_dict())
+        return {"role": "assistant", "content": content}
+
+
+# ---- the conversation's message record -------------------------------------------------
+
+#: Reply.status -> the status a person reads under the message.
+MESSAGE_STATUS: dict[str, MessageStatus] = {
+    "complete": "complete",
+    "cancelled": "stopped",
+    "incomplete": "interrupted",
+    "error": "error",
+}
+
+
+def now_iso() -> str:
+    """The current time, timezone-aware, as ISO 8601."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation: the record the panel syncs, the DataFrames read and
+    the JSON save format holds (as :meth:`to_dict`).
+
+    Unknown values are None, never zero.
+    """
+
+    id: str
+    #: ``user``, ``assistant`` or ``system``.
+    role: Role
+    content: str
+    #: ``complete``, ``stopped``, ``interrupted`` or ``error``.
+    status: MessageStatus
+    model: str | None
+    api: str | None
+    #: The generation parameters (and ``system``) the message was sent with.
+    params: dict[str, Any]
+    #: ``{"prompt", "completion", "total"}`` as the server reported them, or None.
+    usage: dict[str, int | None] | None
+    ttft: float | None
+    latency: float | None
+    tokens_per_second: float | None
+    finish_reason: str | None
+    error: str | None
+    #: ISO 8601, UTC.
+    created_at: str
+    request_id: str | None
+    tool_request: dict[str, Any] | None
+
+    @classmethod
+    def user(
+        cls, text: str, *, model: str | None, api: str | None, params: Mapping[str, Any]
+    ) -> Message:
+        """A user message, sent with ``params``."""
+        return cls(
+            id=new_id(),
+            role="user",
+            content=text,
+            status="complete",
+            model=model,
+            api=api,
+            params=dict(params),
+            usage=None,
+            ttft=None,
+            latency=None,
+            tokens_per_second=None,
+            finish_reason=None,
+            error=None,
+            created_at=now_iso(),
+            request_id=None,
+            tool_request=None,
+        )
+
+    @classmethod
+    def from_reply(
+        cls,
+        reply: Reply,
+        *,
+        message_id: str,
+        request_id: str,
+        created_at: str,
+        model: str | None,
+        params: Mapping[str, Any],
+    ) -> Message:
+        """The assistant message for a finished (or ended) reply."""
+        return cls(
+            id=message_id,
+            role="assistant",
+            content=reply.content,
+            status=MESSAGE_STATUS[reply.status],
+            model=reply.model or model,
+            api=reply.api,
+            params=dict(params),
+            usage=reply.usage.to_dict() if reply.usage else None,
+            ttft=reply.ttft,
+            latency=reply.latency,
+            tokens_per_second=reply.tokens_per_second,
+            finish_reason=reply.finish_reason,
+            error=reply.error,
+            created_at=created_at,
+            request_id=request_id,
+            tool_request=reply.tool_request.to_dict() if reply.tool_request else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dict (JSON-ready) the panel syncs and saves."""
+        return {f: getattr(self, f) for f in MESSAGE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Message:
+        """A message from its dict; keys it lacks are None (plain ``{"role", "content"}``
+        dicts included)."""
+        values = {f: d.get(f) for f in MESSAGE_FIELDS}
+        values["params"] = dict(values["params"] or {})
+        values["content"] = "" if values["content"] is None else values["content"]
+        values["status"] = values["status"] or "complete"
+        values["id"] = values["id"] or new_id()
+        values["created_at"] = values["created_at"] or now_iso()
+        return cls(**values)
+
+
+#: The fields of :class:`Message`, in order: the keys of every message dict.
+MESSAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Message))
+
+
+# ---- the generation parameters ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One generation parameter: how it is checked, and its name on each API's wire.
+
+    ``wire`` maps an API name to the request-body key; EGP puts them inside
+    ``model_parameters`` (PROTOCOL.md 2.1), OpenAI at the top level (3.1).
+    """
+
+    name: str
+    #: ``float``, ``int`` or ``list[str]`` (the TypeScript side: number / string[]).
+    kind: Literal["float", "int", "list[str]"]
+    wire: Mapping[str, str]
+    minimum: float | None = None
+    maximum: float | None = None
+    #: Shown in the panel's settings.
+    in_settings: bool = False
+    help: str = ""
+
+    def check(self, value: Any) -> Any:
+        """The value, normalised; ConfigError naming the parameter when it cannot be sent."""
+        from nbchat._exceptions import ConfigError
+
+        if self.kind == "list[str]":
+            if isinstance(value, str):
+                return [value]
+            if isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+                return list(value)
+            raise ConfigError(
+                f"{self.name} must be a string or a list of strings, not {type(value).__name__}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{self.name} must be a number, not {type(value).__name__}")
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ConfigError(f"{self.name} must be a whole number, not {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ConfigError(f"{self.name} must be a finite number, not {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.name} must be >= {self.minimum:g}, not {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{self.name} must be <= {self.maximum:g}, not {value!r}")
+        return value
+
+    def coerce(self, value: Any) -> Any:
+        """A value from a form (a string or a number), checked; None/"" means unset."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and self.kind != "list[str]":
+            try:
+                value = float(value) if self.kind == "float" else int(value)
+            except ValueError:
+                from nbchat._exceptions import ConfigError
+
+                raise ConfigError(f"{self.name} must be a number, not {value!r}") from None
+        return self.check(value)
+
+
+PARAMS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param(
+            "temperature",
+            "float",
+            {"egp": "temperature", "openai": "temperature"},
+            minimum=0,
+            in_settings=True,
+            help="sampling temperature; 0 is (nearly) deterministic",
+        ),
+        Param(
+            "max_tokens",
+            "int",
+            # OpenAI: Client(max_tokens_field=...) may rename it (max_completion_tokens).
+            {"egp": "max_tokens", "openai": "max_tokens"},
+            minimum=1,
+            in_settings=True,
+            help="the most tokens the reply may have",
+        ),
+        Param("stop", "list[str]", {"egp": "stop_sequences", "openai": "stop"}),
+        Param("top_p", "float", {"egp": "topP", "openai": "top_p"}, minimum=0, maximum=1),
+        # top_k is not standard OpenAI; vLLM and llama.cpp read it.
+        Param("top_k", "int", {"egp": "topK", "openai": "top_k"}, minimum=1),
+    )
+}
+#: The names of :data:`PARAMS`, in order.
+PARAM_NAMES: tuple[str, ...] = tuple(PARAMS)
+
+
+def check_params(params: Mapping[str, Any], *, allow_extra: bool = True) -> dict[str, Any]:
+    """Check generation parameters; returns the set ones, normalised (None means unset).
+
+    ``extra`` (a dict merged into the request body) is allowed unless ``allow_extra`` is
+    False. Raises ConfigError naming an unknown parameter or a bad value.
+    """
+    from nbchat._exceptions import ConfigError
+
+    allowed = [*PARAM_NAMES, *(["extra"] if allow_extra else [])]
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {sorted(unknown)}; use {allowed}"
+            + (" (extra={...} is merged into the request body)" if allow_extra else "")
+        )
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key == "extra":
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+                raise ConfigError(
+                    f"extra must be a dict of request-body fields, not {type(value).__name__}"
+                )
+            out[key] = dict(value)
+        else:
+            out[key] = PARAMS[key].check(value)
+    return out
