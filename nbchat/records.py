@@ -264,7 +264,7 @@ class Message:
     def from_dict(cls, d: Mapping[str, Any]) -> Message:
         """A message from its dict; keys it lacks are None (plain ``{"role", "content"}``
         dicts included)."""
-        values = {f: d.get(f) for f in MESSAGE_FIELDS}
+        values: dict[str, Any] = {f: d.get(f) for f in MESSAGE_FIELDS}
         values["params"] = dict(values["params"] or {})
         values["content"] = "" if values["content"] is None else values["content"]
         values["status"] = values["status"] or "complete"
