@@ -35,7 +35,9 @@ atomically after each exchange. An exchange is one HTTP request and its response
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 import os
 import re
 import tempfile
@@ -51,7 +53,7 @@ from nbchat.transport import http
 if TYPE_CHECKING:
     import requests
 
-    from nbchat.conversation import Reply
+    from nbchat.records import Reply
 
 __all__ = ["CASSETTE_VERSION", "Recorder", "load_cassette"]
 
@@ -223,10 +225,96 @@ class _Exchange:
 
 
 def load_cassette(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
-    """Read and check a cassette (a path or the already-parsed document)."""
-    doc = source if isinstance(source, dict) else json.loads(Path(source).read_text("utf-8"))
+    """Read and check a cassette (a path or the already-parsed document).
+
+    Every exchange is checked, so a damaged or hand-edited cassette fails here, naming the
+    exchange and field, instead of failing later as a server error.
+
+    Raises
+    ------
+    ConfigError
+        If the file is not JSON or any part of the document is not a valid cassette.
+    OSError
+        If the file cannot be read.
+    """
+    from nbchat._exceptions import ConfigError
+
+    where = "the cassette" if isinstance(source, dict) else f"cassette {str(source)!r}"
+    if isinstance(source, dict):
+        doc: Any = source
+    else:
+        try:
+            doc = json.loads(Path(source).read_text("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("exchanges"), list):
-        raise ValueError("not an nbchat cassette: expected {'version': 1, 'exchanges': [...]}")
+        raise ConfigError(
+            f"{where} is not an nbchat cassette: expected {{'version': 1, 'exchanges': [...]}}"
+        )
     if doc.get("version") != CASSETTE_VERSION:
-        raise ValueError(f"unsupported cassette version {doc.get('version')!r}")
+        raise ConfigError(f"{where} has unsupported version {doc.get('version')!r}")
+    for index, exchange in enumerate(doc["exchanges"]):
+        problem = _exchange_problem(exchange)
+        if problem is not None:
+            raise ConfigError(f"{where}: exchange {index + 1} (exchanges[{index}]) {problem}")
     return doc
+
+
+def _number_problem(value: Any, name: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"has a non-numeric {name}: {value!r}"
+    if not math.isfinite(value) or value < 0:
+        return f"has {name} {value!r}; expected a finite number >= 0"
+    return None
+
+
+def _exchange_problem(ex: Any) -> str | None:
+    """What is wrong with one exchange, or None."""
+    if not isinstance(ex, dict):
+        return f"is a {type(ex).__name__}, not an object"
+    if ex.get("api") not in ("egp", "openai"):
+        return f"has api {ex.get('api')!r}; expected 'egp' or 'openai'"
+    path = ex.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        return f"has path {path!r}; expected a URL path starting with '/'"
+    if not isinstance(ex.get("request"), dict):
+        return "has no request object (the JSON body that was sent)"
+    if not isinstance(ex["request"].get("messages"), list):
+        return "has a request without a messages list"
+    status = ex.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        shown = "no status" if "status" not in ex else f"status {status!r}"
+        return f"has {shown}; expected an HTTP status code (100-599)"
+    ctype = ex.get("content_type")
+    if ctype is not None and not isinstance(ctype, str):
+        return f"has content_type {ctype!r}; expected a string or null"
+    if "response_t" in ex and ex["response_t"] is not None:
+        problem = _number_problem(ex["response_t"], "response_t")
+        if problem is not None:
+            return problem
+    body = ex.get("body", [])
+    if not isinstance(body, list):
+        return "has a body that is not a list of [t, base64] pieces"
+    for n, piece in enumerate(body):
+        if not isinstance(piece, list) or len(piece) != 2:
+            return f"has body[{n}] {_short(piece)}; expected [t, base64]"
+        problem = _number_problem(piece[0], f"time in body[{n}]")
+        if problem is not None:
+            return problem
+        try:
+            if not isinstance(piece[1], str):
+                raise ValueError
+            base64.b64decode(piece[1], validate=True)
+        except (ValueError, binascii.Error):
+            return f"has body[{n}] data that is not base64: {_short(piece[1])}"
+    interrupted = ex.get("interrupted")
+    if interrupted is not None and not isinstance(interrupted, str):
+        return f"has interrupted {interrupted!r}; expected a string"
+    if ex.get("reply") is not None and not isinstance(ex["reply"], dict):
+        return "has a reply that is not an object or null"
+    return None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

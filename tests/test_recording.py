@@ -235,28 +235,28 @@ def test_mismatched_request_gets_a_clear_409(session: Session, replay: Any) -> N
     )
     assert stream.requests_made == 1  # x-should-retry: false
     # the cassette did not advance: the right request still replays
-    reply = client.complete(session.steps[0].messages, "demo")
-    assert session.outcomes[0].reply is not None
-    assert reply.content == session.outcomes[0].reply.content
+    [outcome] = run(replay.url, session.steps[:1])
+    assert session.outcomes[0].reply is not None and outcome.reply is not None
+    assert outcome.reply.content == session.outcomes[0].reply.content
 
 
 def test_wrong_endpoint_and_wrong_history_are_described(session: Session, replay: Any) -> None:
     openai = nbchat.Client(base_url=replay.url + "/v1", api_key=None, api="openai")
     with pytest.raises(nbchat.APIError) as info:
-        openai.complete(session.steps[0].messages, "demo")
+        openai.complete(session.steps[0].messages, TIMED, max_tokens=MAX_TOKENS)
     assert info.value.status == 409
     assert "expected POST /egp/v1/chat-completions, got POST /v1/chat/completions" in (
         info.value.message
     )
+    run(replay.url, session.steps[:1])
     egp = nbchat.Client(base_url=replay.url + "/egp/v1", api_key=None)
-    egp.complete(session.steps[0].messages, "demo")
     wrong = [
         user("What is a token?"),
         {"role": "assistant", "content": "x"},
         user("And streaming?"),
     ]
     with pytest.raises(nbchat.APIError) as info:
-        egp.complete(wrong, "demo")
+        egp.complete(wrong, TIMED, max_tokens=MAX_TOKENS)
     assert "request 2 does not match" in info.value.message
     assert "message 2 differs: expected assistant '(first answer)', got assistant 'x'" in (
         info.value.message
@@ -269,11 +269,16 @@ def test_exhausted_cassette_gets_410(session: Session, replay: Any) -> None:
     with pytest.raises(nbchat.APIError) as info:
         client.complete([user("one more")], "demo")
     assert info.value.status == 410
-    assert "cassette is exhausted" in info.value.message
+    assert "Replay cassette exhausted" in info.value.message
     assert f"all {len(session.steps)} recorded exchanges were replayed" in info.value.message
     raw = requests.post(replay.url + "/v1/chat/completions", json={"messages": []}, timeout=5)
     assert raw.status_code == 410
-    assert "exhausted" in raw.json()["error"]["message"]
+    assert raw.headers["x-should-retry"] == "false"
+    error = raw.json()["error"]
+    assert "exhausted" in error["message"] and "bad request" not in error["message"].lower()
+    assert error["type"] == error["code"] == "replay_exhausted"
+    egp = requests.post(replay.url + "/egp/v1/chat-completions", json={"messages": []}, timeout=5)
+    assert egp.status_code == 410 and egp.json()["type"] == "replay_exhausted"
 
 
 def test_interrupted_body_replays_as_a_dropped_connection(session: Session, replay: Any) -> None:
@@ -366,10 +371,9 @@ def test_cli_serve_replay(session: Session) -> None:
         banner = process.stdout.readline()
         assert "replay server" in banner, process.stderr.read() if process.stderr else ""
         url = banner.rsplit(" ", 1)[1].strip()
-        client = nbchat.Client(base_url=url + "/egp/v1")
-        reply = client.complete(session.steps[0].messages, "demo")
-        assert session.outcomes[0].reply is not None
-        assert reply.content == session.outcomes[0].reply.content
+        [outcome] = run(url, session.steps[:1])
+        assert session.outcomes[0].reply is not None and outcome.reply is not None
+        assert outcome.reply.content == session.outcomes[0].reply.content
     finally:
         process.terminate()
         process.wait(10)

@@ -15,12 +15,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import warnings
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
 
-from nbchat.server.app import EGP_PATH, OPENAI_PATH, create_app
+from nbchat.server.app import EGP_PATH, OPENAI_PATH, create_app, request_stats
+from nbchat.server.guard import is_loopback
+from nbchat.server.protocol import HEAD_TIMEOUT_S, with_head_timeout
 
 __all__ = ["EGP_PATH", "OPENAI_PATH", "Server", "ServerThread", "create_app", "serve"]
 
@@ -42,6 +46,9 @@ class ServerThread:
         Port to bind; ``0`` picks a free port (see `port`).
     startup_timeout : float
         Seconds to wait for uvicorn to start.
+    request_timeout : float
+        Seconds a client has to send a complete request head (see
+        `nbchat.server.protocol`); ``timeout_keep_alive`` (5 s) closes idle connections.
 
     Raises
     ------
@@ -50,8 +57,14 @@ class ServerThread:
     """
 
     def __init__(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 10.0,
+        request_timeout: float = HEAD_TIMEOUT_S,
     ) -> None:
+        protocol = with_head_timeout(request_timeout)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,7 +77,12 @@ class ServerThread:
         self.port: int = sock.getsockname()[1]
         self._socket = sock
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            app,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            http=protocol,
+            timeout_keep_alive=5,
         )
         self._server = _Uvicorn(config)
         self._error: BaseException | None = None
@@ -153,7 +171,9 @@ class Server(ServerThread):
     Attributes
     ----------
     requests : list of dict
-        One ``{"path", "api", "model", "stream", "fault"}`` entry per chat request.
+        One ``{"path", "api", "model", "stream", "fault", "digest"}`` entry per chat request
+        that passed the server's checks (Host, key, content type, ``rpm``); ``digest``
+        identifies the conversation (`nbchat.server.app.messages_digest`).
     """
 
     def __init__(
@@ -165,18 +185,55 @@ class Server(ServerThread):
         *,
         replay: Any = None,
         speed: float = 1.0,
+        rpm: int | None = None,
+        allowed_hosts: Iterable[str] = (),
+        request_timeout: float = HEAD_TIMEOUT_S,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
+        extra = tuple(allowed_hosts)
         app: ASGIApp
         if replay is not None:
             from nbchat.server.replay import create_replay_app
 
-            app = create_replay_app(replay, speed, log=self.requests)
+            app = create_replay_app(
+                replay,
+                speed,
+                log=self.requests,
+                api_key=api_key,
+                host=host,
+                allowed_hosts=extra,
+                rpm=rpm,
+                request_timeout=request_timeout,
+            )
         else:
             app = create_app(
-                api_key=api_key, tokens_per_second=tokens_per_second, log=self.requests
+                api_key,
+                tokens_per_second,
+                self.requests,
+                host=host,
+                allowed_hosts=extra,
+                rpm=rpm,
+                request_timeout=request_timeout,
             )
-        super().__init__(app, host, port)
+        self._limiter = app.state.limiter
+        if api_key is None and not is_loopback(host):
+            warnings.warn(
+                f"nbchat server bound to {host}, reachable from other machines, without an "
+                "API key: anyone who can reach this port can use it. Pass api_key=... "
+                "(nbchat serve --api-key) or bind to 127.0.0.1.",
+                UserWarning,
+                stacklevel=3,
+            )
+        super().__init__(app, host, port, request_timeout=request_timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Request counts: ``requests``, ``by_model``, ``faults``, ``rate_limited``, ``repeated``.
+
+        The same as ``GET /stats``; see `nbchat.server.app.request_stats`. ``repeated`` is
+        empty unless some conversation was answered (without a fault) more than once.
+        """
+        refused = 0 if self._limiter is None else self._limiter.refused
+        return request_stats(self.requests, refused)
 
     @property
     def egp_url(self) -> str:
@@ -197,6 +254,9 @@ def serve(
     *,
     replay: Any = None,
     speed: float = 1.0,
+    rpm: int | None = None,
+    allowed_hosts: Iterable[str] = (),
+    request_timeout: float = HEAD_TIMEOUT_S,
 ) -> Server:
     """Start the embedded server in a background thread.
 
@@ -206,11 +266,14 @@ def serve(
     Parameters
     ----------
     host : str
-        Interface to bind (default loopback only).
+        Interface to bind (default loopback only). Any other interface without `api_key`
+        gives a `UserWarning`. Requests must name this host, a loopback name
+        (``127.0.0.1``, ``localhost``, ``[::1]``) or one of `allowed_hosts` in their
+        ``Host`` header (else 421); see `nbchat.server.guard`.
     port : int
         Port; ``0`` picks a free one (read it from ``Server.port`` or ``Server.url``).
     api_key : str, optional
-        Require this key; by default any key or none is accepted.
+        Require this key (also when replaying); by default any key or none is accepted.
     tokens_per_second : float
         Streaming speed; ``0`` means no delay.
     replay : path or dict, optional
@@ -218,10 +281,32 @@ def serve(
         model: see `nbchat.server.replay`.
     speed : float
         Replay speed: recorded times are divided by it; ``0`` means no delay.
+    rpm : int, optional
+        Accept at most this many chat requests in any 60 s; the others get 429 with
+        ``Retry-After`` (for testing rate-limited clients).
+    allowed_hosts : iterable of str
+        More host names to answer to (e.g. a reverse proxy's).
+    request_timeout : float
+        Seconds a client has to send a request head, and then its body.
 
     Returns
     -------
     Server
         The running server; call ``stop()`` or use it as a context manager.
+
+    Warns
+    -----
+    UserWarning
+        When bound to a non-loopback interface without `api_key`.
     """
-    return Server(host, port, api_key, tokens_per_second, replay=replay, speed=speed)
+    return Server(
+        host,
+        port,
+        api_key,
+        tokens_per_second,
+        replay=replay,
+        speed=speed,
+        rpm=rpm,
+        allowed_hosts=allowed_hosts,
+        request_timeout=request_timeout,
+    )

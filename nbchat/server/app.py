@@ -7,9 +7,16 @@ Routes
 ``POST /v1/chat/completions``
     OpenAI wire format (PROTOCOL.md §3), auth ``Authorization: Bearer KEY`` or ``x-api-key``.
 ``GET /v1/models``
-    Lists the model ``demo``.
+    OpenAI model list: ``{"object": "list", "data": [{"id", "object": "model", ...}]}``.
+``GET /egp/v1/models``
+    The same models in an EGP-style page: ``{"items": [{"id", "name", ...}], ...}``.
+``GET /stats``
+    Request counts (see `request_stats`).
 ``GET /``
     A short JSON description.
+
+Every route sits behind `nbchat.server.guard.Guard` (Host check, API key, JSON content type,
+request rate).
 
 Per-request options and fault modes are described in `nbchat.server.faults`.
 """
@@ -17,29 +24,49 @@ Per-request options and fault modes are described in `nbchat.server.faults`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
-import hmac
+import hashlib
 import itertools
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from nbchat.server import faults, schema
+from nbchat.server import faults, guard, schema
 from nbchat.server.demo_model import Reply, generate
+from nbchat.server.protocol import HEAD_TIMEOUT_S
 from nbchat.server.wire import EgpWire, JSONBody, OpenAIWire, Wire
 
-__all__ = ["EGP_PATH", "MAX_BODY_BYTES", "OPENAI_PATH", "ConnectionDropped", "create_app"]
+__all__ = [
+    "DEMO_MODELS",
+    "EGP_MODELS_PATH",
+    "EGP_PATH",
+    "MAX_BODY_BYTES",
+    "OPENAI_MODELS_PATH",
+    "OPENAI_PATH",
+    "ConnectionDropped",
+    "create_app",
+    "guarded_app",
+    "messages_digest",
+    "request_stats",
+]
 
 EGP_PATH = "/egp/v1/chat-completions"
 OPENAI_PATH = "/v1/chat/completions"
+OPENAI_MODELS_PATH = "/v1/models"
+EGP_MODELS_PATH = "/egp/v1/models"
 MAX_BODY_BYTES = 1024 * 1024
+DEMO_MODELS = ("demo", "echo", "bench")
+"""The models of the demo server (any other name is answered by ``demo``)."""
 SSE_TYPE = "text/event-stream; charset=utf-8"
 RequestLog = list[dict[str, Any]]
 
@@ -74,38 +101,101 @@ def _install_log_filter() -> None:
         logger.addFilter(_QuietDrops())
 
 
-async def _read_body(request: Request) -> bytes:
-    """Read at most `MAX_BODY_BYTES`, checking Content-Length first."""
+class _BodyTimeout(Exception):
+    pass
+
+
+async def _read_body(request: Request, timeout: float = HEAD_TIMEOUT_S) -> bytes:
+    """Read at most `MAX_BODY_BYTES` within `timeout` seconds, checking Content-Length first."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _BodyTimeout from None
     return b"".join(chunks)
+
+
+async def read_body(api: str, request: Request, timeout: float) -> bytes | Response:
+    """The request body, or the 413/408 error response of each API."""
+    try:
+        return await _read_body(request, timeout)
+    except _BodyTooLarge:
+        limit = f"Request body too large: the limit is {MAX_BODY_BYTES} bytes."
+        return guard.error_response(api, 413, limit, "invalid_request_error", "request_too_large")
+    except _BodyTimeout:
+        message = f"Request body timeout: the body did not arrive within {timeout:g} s."
+        return guard.error_response(api, 408, message, "invalid_request_error", "request_timeout")
+
+
+def messages_digest(messages: Sequence[Any]) -> str:
+    """A short hash of a conversation, to count how often the same request was served.
+
+    Parameters
+    ----------
+    messages : sequence
+        The ``messages`` of a request as sent (JSON values).
+
+    Returns
+    -------
+    str
+        16 hex digits of the SHA-256 of the canonical JSON of `messages`.
+    """
+    text = json.dumps(list(messages), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def request_stats(log: Sequence[dict[str, Any]], rate_limited: int = 0) -> dict[str, Any]:
+    """Counts over a server's request log (``Server.requests``).
+
+    Parameters
+    ----------
+    log : sequence of dict
+        One entry per chat request that passed the `Guard`.
+    rate_limited : int
+        Requests refused by the server's ``rpm`` limit (not in `log`).
+
+    Returns
+    -------
+    dict
+        ``requests`` (total), ``by_model`` (count per model string, options included),
+        ``faults`` (count per injected fault), ``rate_limited``, and ``repeated``: the
+        ``digest`` of every conversation answered without a fault more than once, with its
+        count (empty when no request was served twice).
+    """
+    entries = list(log)
+    by_model = collections.Counter(str(e.get("model")) for e in entries)
+    by_fault = collections.Counter(str(e["fault"]) for e in entries if e.get("fault"))
+    served = collections.Counter(e.get("digest") for e in entries if not e.get("fault"))
+    repeated = {str(d): n for d, n in served.items() if d is not None and n > 1}
+    return {
+        "requests": len(entries),
+        "by_model": dict(by_model),
+        "faults": dict(by_fault),
+        "rate_limited": rate_limited,
+        "repeated": repeated,
+    }
 
 
 class _ChatHandler:
     """Shared request flow of both chat endpoints."""
 
-    def __init__(self, api_key: str | None, tokens_per_second: float, log: RequestLog) -> None:
-        self.api_key = api_key
+    def __init__(self, tokens_per_second: float, log: RequestLog, request_timeout: float) -> None:
         self.tokens_per_second = tokens_per_second
+        self.request_timeout = request_timeout
         self.log = log
         self.counter = faults.FaultCounter()
         self.ids = itertools.count(1)
 
     # ----------------------------------------------------------------- errors
-    @staticmethod
-    def error(api: str, status: int, message: str, kind: str, code: str | None = None) -> Response:
-        if api == "egp":
-            return JSONBody({"detail": message}, status_code=status)
-        return JSONBody(faults.openai_error(message, kind, code), status_code=status)
-
     @staticmethod
     def invalid(api: str, errors: list[schema.FieldError]) -> Response:
         if api == "egp":
@@ -117,33 +207,11 @@ class _ChatHandler:
         body = faults.openai_error(message, "invalid_request_error", None, param)
         return JSONBody(body, status_code=400)
 
-    def check_key(self, api: str, request: Request) -> Response | None:
-        if self.api_key is None:
-            return None
-        sent = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if sent is None and api == "openai" and auth.lower().startswith("bearer "):
-            sent = auth[7:].strip()
-        if sent is None:
-            header = "x-api-key" if api == "egp" else "Authorization: Bearer"
-            message = f"Missing API key: send it in the {header} header."
-            return self.error(api, 401, message, "invalid_request_error", "invalid_api_key")
-        if not hmac.compare_digest(sent.encode(), self.api_key.encode()):
-            return self.error(
-                api, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
-            )
-        return None
-
     # ----------------------------------------------------------------- flow
     async def handle(self, api: str, request: Request) -> Response:
-        denied = self.check_key(api, request)
-        if denied is not None:
-            return denied
-        try:
-            raw = await _read_body(request)
-        except _BodyTooLarge:
-            limit = f"Request body too large: the limit is {MAX_BODY_BYTES} bytes."
-            return self.error(api, 413, limit, "invalid_request_error", "request_too_large")
+        raw = await read_body(api, request, self.request_timeout)
+        if isinstance(raw, Response):
+            return raw
         try:
             body = schema.parse_json(raw)
             chat = schema.parse_egp(body) if api == "egp" else schema.parse_openai(body)
@@ -155,11 +223,11 @@ class _ChatHandler:
         fault = options.fault
         if fault is not None:
             key = f"{chat.model}\n{request.headers.get('x-nbchat-fault', '')}"
-            if not self.counter.active(key, options.times):
+            if not self.counter.active(key, options.times, options.rate, options.seed):
                 fault = None
         self.log.append(
             {"path": request.url.path, "api": api, "model": chat.model, "stream": chat.stream,
-             "fault": fault}
+             "fault": fault, "digest": messages_digest(body.get("messages") or [])}
         )  # fmt: skip
         return await self.respond(api, chat, options, fault)
 
@@ -269,10 +337,96 @@ async def _stream(
         yield event
 
 
+def models_routes(names: Sequence[str]) -> list[Route]:
+    """``GET /v1/models`` (OpenAI list) and ``GET /egp/v1/models`` (EGP-style page) of `names`.
+
+    PROTOCOL.md describes no EGP model listing; the EGP shape follows the paginated lists of
+    the EGP API (``items`` plus ``total_item_count``, ``current_page``, ``items_per_page``).
+    """
+    names = list(dict.fromkeys(names))
+
+    async def openai_models(request: Request) -> Response:
+        cards = [{"id": n, "object": "model", "created": 0, "owned_by": "nbchat"} for n in names]
+        return JSONBody({"object": "list", "data": cards})
+
+    async def egp_models(request: Request) -> Response:
+        items = [
+            {"id": n, "name": n, "model_type": "chat_completion", "owned_by": "nbchat"}
+            for n in names
+        ]
+        return JSONBody(
+            {
+                "items": items,
+                "total_item_count": len(items),
+                "current_page": 1,
+                "items_per_page": len(items),
+            }
+        )
+
+    return [
+        Route(OPENAI_MODELS_PATH, openai_models, methods=["GET"]),
+        Route(EGP_MODELS_PATH, egp_models, methods=["GET"]),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = exc.headers if isinstance(exc, HTTPException) else None
+    reason = {404: "Not found", 405: "Method not allowed"}.get(status, "Server error")
+    message = f"{reason}: {request.method} {request.url.path}"
+    body: object = {"detail": message}
+    if request.url.path.startswith("/v1/"):
+        body = faults.openai_error(message, "invalid_request_error", None)
+    return JSONBody(body, status_code=status, headers=headers)
+
+
+def guarded_app(
+    routes: list[Route],
+    log: RequestLog,
+    *,
+    chat_paths: Iterable[str],
+    host: str,
+    allowed_hosts: Iterable[str] = (),
+    api_key: str | None = None,
+    rpm: int | None = None,
+) -> Starlette:
+    """A Starlette app of `routes` plus ``GET /stats``, behind the `guard.Guard` middleware.
+
+    ``app.state.limiter`` is the `guard.RateLimiter` (or None without `rpm`).
+    """
+    limiter = None if rpm is None else guard.RateLimiter(rpm)
+
+    async def stats(request: Request) -> Response:
+        refused = 0 if limiter is None else limiter.refused
+        return JSONBody(request_stats(log, refused))
+
+    middleware = [
+        Middleware(
+            guard.Guard,
+            host_ok=guard.allowed_hosts(host, allowed_hosts),
+            chat_paths=chat_paths,
+            api_key=api_key,
+            limiter=limiter,
+        )
+    ]
+    app = Starlette(
+        routes=[*routes, Route("/stats", stats, methods=["GET"])],
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.limiter = limiter
+    return app
+
+
 def create_app(
     api_key: str | None = None,
     tokens_per_second: float = 40.0,
     log: RequestLog | None = None,
+    *,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+    rpm: int | None = None,
+    request_timeout: float = HEAD_TIMEOUT_S,
 ) -> Starlette:
     """Create the embedded chat-completions app.
 
@@ -284,8 +438,18 @@ def create_app(
     tokens_per_second : float
         Default streaming speed; ``0`` streams without delay. ``tps=`` overrides it.
     log : list, optional
-        Receives one ``{"path", "api", "model", "stream", "fault"}`` dict per chat request
-        (never headers or keys).
+        Receives one ``{"path", "api", "model", "stream", "fault", "digest"}`` dict per chat
+        request (never headers or keys); ``digest`` is `messages_digest` of the messages.
+    host : str
+        The interface the server is bound to: the ``Host`` header must name it or a loopback
+        name (see `nbchat.server.guard.allowed_hosts`).
+    allowed_hosts : iterable of str
+        More host names to answer to.
+    rpm : int, optional
+        Accept at most this many chat requests per minute; others get 429 with
+        ``Retry-After``.
+    request_timeout : float
+        Seconds a client has to send the request body (408 after that).
 
     Returns
     -------
@@ -293,7 +457,8 @@ def create_app(
         The ASGI app.
     """
     _install_log_filter()
-    handler = _ChatHandler(api_key, tokens_per_second, [] if log is None else log)
+    requests_log: RequestLog = [] if log is None else log
+    handler = _ChatHandler(tokens_per_second, requests_log, request_timeout)
 
     def endpoint(api: str) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
@@ -306,30 +471,30 @@ def create_app(
             {
                 "name": "nbchat embedded server",
                 "description": "Offline deterministic demo model with EGP and OpenAI APIs.",
-                "endpoints": {"egp": EGP_PATH, "openai": OPENAI_PATH, "models": "/v1/models"},
-                "models": ["demo", "echo", "bench"],
+                "endpoints": {
+                    "egp": EGP_PATH,
+                    "openai": OPENAI_PATH,
+                    "models": OPENAI_MODELS_PATH,
+                    "egp_models": EGP_MODELS_PATH,
+                    "stats": "/stats",
+                },
+                "models": list(DEMO_MODELS),
                 "auth": "required" if api_key else "any key or none",
             }
         )
 
-    async def models(request: Request) -> Response:
-        card = {"id": "demo", "object": "model", "created": 0, "owned_by": "nbchat"}
-        return JSONBody({"object": "list", "data": [card]})
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        headers = exc.headers if isinstance(exc, HTTPException) else None
-        reason = {404: "Not found", 405: "Method not allowed"}.get(status, "Server error")
-        message = f"{reason}: {request.method} {request.url.path}"
-        body: object = {"detail": message}
-        if request.url.path.startswith("/v1/"):
-            body = faults.openai_error(message, "invalid_request_error", None)
-        return JSONBody(body, status_code=status, headers=headers)
-
     routes = [
         Route("/", index, methods=["GET"]),
-        Route("/v1/models", models, methods=["GET"]),
+        *models_routes(DEMO_MODELS),
         Route(EGP_PATH, endpoint("egp"), methods=["POST"]),
         Route(OPENAI_PATH, endpoint("openai"), methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    return guarded_app(
+        routes,
+        requests_log,
+        chat_paths=(EGP_PATH, OPENAI_PATH),
+        host=host,
+        allowed_hosts=allowed_hosts,
+        api_key=api_key,
+        rpm=rpm,
+    )

@@ -32,7 +32,15 @@ option           meaning
                  shorter), one event each, instead of the tokenizer's pieces; usage
                  ``completion`` counts these pieces. N is a positive integer. For tests
                  that need chunk boundaries inside a tag, an attribute or a code fence.
+``rate=P``       the fault applies to a fraction P (0 to 1) of the requests, e.g.
+                 ``demo?fault=429&rate=0.1`` fails about one request in ten
+``seed=N``       makes ``rate`` deterministic: request k of a model string fails when a
+                 hash of (N, model string, k) falls below P, so a test sees the same
+                 failures on every run (without it, ``rate`` draws at random)
 ===============  =======================================================================
+
+Every option has a cap (`LIMITS`), so a request cannot make the server allocate or wait
+without bound; a value over its cap is a validation error on ``model`` naming the limit.
 
 Fault modes
 -----------
@@ -67,6 +75,8 @@ do not change sync replies.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -77,6 +87,7 @@ from nbchat.server.wire import JSONBody, dumps
 
 __all__ = [
     "FAULT_MODES",
+    "LIMITS",
     "STATUS_FAULTS",
     "STREAM_ONLY_FAULTS",
     "FaultCounter",
@@ -134,10 +145,25 @@ class RequestOptions:
     ttft: float = 0.0
     chunks: int | None = None
     split: int | None = None
+    rate: float | None = None
+    seed: int | None = None
 
 
-_INT_OPTIONS = ("after", "times", "retry_after", "chunks", "split")
-_FLOAT_OPTIONS = ("stall", "tps", "ttft")
+_INT_OPTIONS = ("after", "times", "retry_after", "chunks", "split", "seed")
+_FLOAT_OPTIONS = ("stall", "tps", "ttft", "rate")
+LIMITS: dict[str, float] = {
+    "after": 100_000,
+    "times": 1_000_000,
+    "retry_after": 3600,
+    "chunks": 100_000,
+    "split": 1024 * 1024,
+    "seed": 2**32 - 1,
+    "stall": 300.0,
+    "tps": 1_000_000.0,
+    "ttft": 60.0,
+    "rate": 1.0,
+}
+"""The largest value of each numeric option (``chunks=100000`` streams about 14 MB)."""
 
 
 def parse_options(model: str, header_fault: str | None = None) -> RequestOptions:
@@ -158,8 +184,8 @@ def parse_options(model: str, header_fault: str | None = None) -> RequestOptions
     Raises
     ------
     OptionError
-        For an unknown option, a non-numeric or negative value, ``split=0``, or an unknown
-        fault.
+        For an unknown option, a non-numeric or negative value, a value over its limit
+        (`LIMITS`), ``split=0``, or an unknown fault.
     """
     base, _, query = model.partition("?")
     values: dict[str, int | float | str | None] = {}
@@ -187,6 +213,9 @@ def _number(key: str, raw: str, kind: type[int] | type[float]) -> int | float:
         raise OptionError(f"option {key!r} must be a number, got {raw!r}") from None
     if value < 0 or value != value or value == float("inf"):
         raise OptionError(f"option {key!r} must be a finite number >= 0")
+    limit = LIMITS[key]
+    if value > limit:
+        raise OptionError(f"option {key!r} is {raw}, over its limit of {limit:g}")
     return value
 
 
@@ -197,7 +226,13 @@ class FaultCounter:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def active(self, key: str, times: int | None) -> bool:
+    def active(
+        self,
+        key: str,
+        times: int | None,
+        rate: float | None = None,
+        seed: int | None = None,
+    ) -> bool:
         """Record one request for `key`; return whether its fault applies.
 
         Parameters
@@ -205,17 +240,33 @@ class FaultCounter:
         key : str
             The exact model string (plus the header fault).
         times : int or None
-            How many requests fail; ``None`` means all of them.
+            Only the first `times` requests may fail; ``None`` means all of them.
+        rate : float or None
+            The fraction of requests that fail; ``None`` means all of them.
+        seed : int or None
+            With a seed, request *k* of `key` fails when ``_unit(seed, key, k) < rate``
+            (the same requests fail on every run); without one, at random.
 
         Returns
         -------
         bool
-            True while the request count is at most `times`.
+            Whether this request gets the fault.
         """
         with self._lock:
             count = self._counts.get(key, 0) + 1
             self._counts[key] = count
-        return times is None or count <= times
+        if times is not None and count > times:
+            return False
+        if rate is None:
+            return True
+        draw = random.random() if seed is None else _unit(seed, key, count)
+        return draw < rate
+
+
+def _unit(seed: int, key: str, count: int) -> float:
+    """A number in [0, 1) fixed by (seed, key, count)."""
+    digest = hashlib.sha256(f"{seed}\n{key}\n{count}".encode(errors="replace")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def fault_response(api: str, options: RequestOptions) -> Response:

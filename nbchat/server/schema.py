@@ -98,7 +98,48 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         raise RequestInvalid([FieldError((), "the body must be a JSON object", "type_error.dict")])
+    bad = _unencodable(body)
+    if bad is not None:
+        loc, text = bad
+        raise RequestInvalid([FieldError(loc, _surrogate_message(text), "value_error.unicode")])
     return body
+
+
+def _surrogate_message(text: str) -> str:
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            return (
+                f"text contains a lone surrogate (U+{ord(char):04X}), which is not valid "
+                "Unicode and cannot be encoded as UTF-8; send well-formed text"
+            )
+    return "text cannot be encoded as UTF-8"  # pragma: no cover - surrogates are the only case
+
+
+def _unencodable(body: dict[str, Any]) -> tuple[Loc, str] | None:
+    """The location and text of the first string (or key) that UTF-8 cannot encode.
+
+    JSON escapes such as ``"\\ud800"`` decode to lone surrogates; every reply is sent as
+    UTF-8, so such text would fail later as a server error. Walked without recursion:
+    `json.loads` already bounds the depth.
+    """
+    stack: list[tuple[Loc, Any]] = [((), body)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return loc, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return loc, key
+                stack.append(((*loc, key), item))
+        elif isinstance(value, list):
+            stack.extend(reversed([((*loc, i), item) for i, item in enumerate(value)]))
+    return None
 
 
 class _Checker:

@@ -31,9 +31,10 @@ def keyed_server() -> Iterator[Server]:
 
 
 def post(server: Server, path: str, body: Any, **kwargs: Any) -> requests.Response:
-    """POST a JSON body (or raw bytes) to the server."""
+    """POST a JSON body (or raw bytes, declared as JSON unless headers say otherwise)."""
     if isinstance(body, bytes | Iterator):
-        return requests.post(server.url + path, data=body, timeout=10, **kwargs)
+        headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
+        return requests.post(server.url + path, data=body, timeout=10, headers=headers, **kwargs)
     return requests.post(server.url + path, json=body, timeout=10, **kwargs)
 
 

@@ -16,6 +16,7 @@ import requests
 from openai.types.chat import ChatCompletionMessageParam
 
 from nbchat.server import Server, ServerThread, serve
+from nbchat.server.app import messages_digest
 from nbchat.server.demo_model import generate
 
 from .conftest import (
@@ -255,7 +256,7 @@ def test_ttft_option(server: Server) -> None:
 def test_index_and_models(server: Server) -> None:
     assert requests.get(server.url + "/").json()["endpoints"]["egp"] == EGP
     models = requests.get(server.url + "/v1/models").json()
-    assert [m["id"] for m in models["data"]] == ["demo"]
+    assert [m["id"] for m in models["data"]] == ["demo", "echo", "bench"]
 
 
 def test_request_log(server: Server) -> None:
@@ -268,6 +269,7 @@ def test_request_log(server: Server) -> None:
         "model": "demo?fault=500",
         "stream": False,
         "fault": "500",
+        "digest": messages_digest(USER_TOKEN),
     }
     assert "sk-hidden" not in repr(server.requests)
 
@@ -301,7 +303,7 @@ def test_body_over_one_mib_is_413(server: Server, path: str) -> None:
 def test_declared_length_is_rejected_before_reading(server: Server) -> None:
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST " + EGP.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"POST " + EGP.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{"
         )
         status = sock.recv(4096).split(b"\r\n", 1)[0]
@@ -540,7 +542,7 @@ def test_drop_raw_socket_has_no_terminating_chunk(server: Server) -> None:
     request = json.dumps(body("demo?fault=drop&after=1", True)).encode()
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST " + EGP.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST " + EGP.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(request)).encode() + b"\r\n\r\n" + request
         )
         raw = b""
