@@ -12,6 +12,13 @@ that it still fails them, so this choice is re-checked on every upgrade.
 The decoder is a pure state machine: ``feed(bytes)`` returns the events completed by those
 bytes, ``close()`` signals the end of the stream. Unknown fields are reported as
 :class:`UnknownField` items in the same output list, so their order relative to events is kept.
+
+Cost. Text that ends no line is only buffered (pieces are joined once, when the line ends),
+so a long line costs time linear in its length; a line or an event longer than ``max_size``
+characters (16 MiB by default) raises :class:`EventTooLarge`, so a server that never ends a
+line cannot make the client grow without bound. The usual stream (LF line ends, events made
+of one ``data:`` line) is cut at blank lines with ``str.split`` and each event is taken
+whole; anything else goes line by line through the full rules.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from __future__ import annotations
 import codecs
 from typing import NamedTuple
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "UnknownField"]
+__all__ = ["MAX_SIZE", "EventTooLarge", "SSEDecoder", "ServerSentEvent", "UnknownField"]
+
+#: Longest line, and longest event data, the decoder accepts (in decoded characters).
+MAX_SIZE = 16 * 1024 * 1024
 
 
 # NamedTuples, not dataclasses: one is made per event on the hot path, and a tuple is
@@ -39,28 +49,50 @@ class UnknownField(NamedTuple):
     value: str
 
 
-_KNOWN = frozenset({"event", "data", "id", "retry"})
+class EventTooLarge(ValueError):
+    """A line or an event's data is longer than the decoder's limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"an SSE line or event is longer than the limit of {_size(limit)}")
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    return f"{n:,} characters"
+
+
+# A tuple subclass is built without the NamedTuple's Python-level __new__ (about half the
+# cost): ``_new(ServerSentEvent, (event, data, id))``.
+_new = tuple.__new__
 
 
 class SSEDecoder:
     """Turn a byte stream, fed in arbitrary pieces, into server-sent events."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = MAX_SIZE) -> None:
         # Rule 1: always UTF-8, invalid bytes become U+FFFD; incremental so that a
         # character split across network chunks is decoded whole.
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""  # text not yet ending in a line terminator
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        self.max_size = max_size
+        self._pending: list[str] = []  # text of the unfinished line, in pieces
+        self._pending_len = 0
         self._first = True  # rule 2: only a BOM at the very start is dropped
         self._pending_cr = False  # rule 3: a CR at a chunk end may be half of CRLF
         self._data: list[str] = []
+        self._data_len = 0
         self._event = ""
         self._id_buffer = ""
         self.last_event_id = ""
         self.reconnection_time: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent | UnknownField]:
-        """Decode ``chunk`` and return the events (and unknown fields) it completes."""
-        return self._consume(self._utf8.decode(chunk, final=False))
+        """Decode ``chunk`` and return the events (and unknown fields) it completes.
+
+        Raises :class:`EventTooLarge` when a line or an event outgrows ``max_size``.
+        """
+        return self._consume(self._decode(chunk, False))
 
     def close(self) -> list[ServerSentEvent | UnknownField]:
         """Signal the end of the stream.
@@ -68,43 +100,91 @@ class SSEDecoder:
         Rule 7: an event without its closing blank line is discarded, so a cut stream
         never yields half a payload. Only complete lines still buffered are processed.
         """
-        out = self._consume(self._utf8.decode(b"", final=True))
+        out = self._consume(self._decode(b"", True))
         # What remains in the buffer is an unterminated line: it never completes.
-        self._buffer = ""
+        self._pending = []
+        self._pending_len = 0
         self._data = []
+        self._data_len = 0
         self._event = ""
         return out
 
     def _consume(self, text: str) -> list[ServerSentEvent | UnknownField]:
-        if self._first and text:
+        if not text:
+            return []
+        if self._first:
             self._first = False
             if text[0] == "\ufeff":
                 text = text[1:]
-        if self._pending_cr and text:
+        if self._pending_cr:
             self._pending_cr = False
-            if text[0] == "\n":
+            if text[:1] == "\n":
                 text = text[1:]
+        if "\n" not in text and "\r" not in text:
+            # No line ends here: keep the piece. Joining only when a line ends keeps a
+            # long line linear in its length (re-joining per chunk was quadratic).
+            if text:
+                self._pending_len += len(text)
+                if self._pending_len > self.max_size:
+                    raise EventTooLarge(self.max_size)
+                self._pending.append(text)
+            return []
+        if self._pending:
+            self._pending.append(text)
+            buf = "".join(self._pending)
+            self._pending = []
+            self._pending_len = 0
+        else:
+            buf = text
         out: list[ServerSentEvent | UnknownField] = []
-        buf = self._buffer + text if self._buffer else text
-        if "\r" not in buf:
-            # Fast path (almost every server): only LF ends lines here.
-            lines = buf.split("\n")
-            self._buffer = lines.pop()
-            data = self._data
-            for line in lines:
-                if line[:5] == "data:":
-                    data.append(line[6:] if line[5:6] == " " else line[5:])
-                elif not line and data and not self._event and not self._id_buffer:
-                    # The common dispatch (rule 6) inline: a data-only event, no id.
-                    out.append(ServerSentEvent("message", "\n".join(data)))
-                    data.clear()
-                    self.last_event_id = ""
-                else:
-                    self._line(line, out)
-                    data = self._data
+        if "\r" in buf or len(buf) > self.max_size:
+            self._lines(buf, out)
             return out
+        # Rule 3 with LF only (almost every server): an event is the text before "\n\n".
+        # A block of one "data:" line is the usual event; any other block goes through
+        # the line rules, followed by the blank line that ends it.
+        blocks = buf.split("\n\n")
+        rest = blocks.pop()
+        clean = not self._data and not self._event
+        ident = self._id_buffer
+        fast = False
+        for block in blocks:
+            if clean and block[:5] == "data:" and "\n" not in block:
+                out.append(
+                    _new(
+                        ServerSentEvent,
+                        ("message", block[6:] if block[5:6] == " " else block[5:], ident),
+                    )
+                )
+                fast = True
+                continue
+            if fast:
+                self.last_event_id = ident
+                fast = False
+            line = self._line
+            for ln in block.split("\n"):
+                line(ln, out)
+            self._dispatch(out)
+            clean = True  # a dispatch leaves no data and no type
+            ident = self._id_buffer
+        if fast:
+            self.last_event_id = ident
+        if rest:
+            *complete, last = rest.split("\n")
+            for ln in complete:
+                self._line(ln, out)
+            if last:
+                if len(last) > self.max_size:
+                    raise EventTooLarge(self.max_size)
+                self._pending = [last]
+                self._pending_len = len(last)
+        return out
+
+    def _lines(self, buf: str, out: list[ServerSentEvent | UnknownField]) -> None:
+        """The general line loop: CR, LF and CRLF line ends, line lengths checked."""
         start = 0
         n = len(buf)
+        limit = self.max_size
         while start < n:
             # Rule 3: lines end at CRLF, LF or CR, and only these (never str.splitlines).
             lf = buf.find("\n", start)
@@ -119,10 +199,15 @@ class SSEDecoder:
                 end, nxt = lf, lf + 1
             else:
                 break
+            if end - start > limit:
+                raise EventTooLarge(limit)
             self._line(buf[start:end], out)
             start = nxt
-        self._buffer = buf[start:]
-        return out
+        if start < n:
+            if n - start > limit:
+                raise EventTooLarge(limit)
+            self._pending = [buf[start:]]
+            self._pending_len = n - start
 
     def _line(self, line: str, out: list[ServerSentEvent | UnknownField]) -> None:
         if not line:
@@ -134,6 +219,9 @@ class SSEDecoder:
         if colon and value.startswith(" "):
             value = value[1:]  # only ONE leading space is stripped
         if name == "data":
+            self._data_len += len(value) + 1
+            if self._data_len > self.max_size:
+                raise EventTooLarge(self.max_size)
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -156,4 +244,5 @@ class SSEDecoder:
             ServerSentEvent(self._event or "message", "\n".join(self._data), self.last_event_id)
         )
         self._data = []
+        self._data_len = 0
         self._event = ""
