@@ -17,8 +17,8 @@ Four readers, each assembling the whole text:
     ``json.loads`` of every ``data:`` line;
 (b) nbchat: ``nbchat.Client(...).stream(...)`` iterated to the end, exactly as a user does;
 (c) sseclient-py 1.9 over requests (``SSEClient(response).events()`` + ``json.loads``);
-(d) ceiling: the same urllib3 read loop as nbchat, split on blank lines, ``orjson.loads``
-    (no WHATWG rules at all: no CR handling, no BOM, no comments, no split UTF-8).
+(d) ceiling: nbchat's read loop (``nbchat.transport.http.iter_body``), split on blank
+    lines, ``orjson.loads`` (no WHATWG rules at all: no CR, BOM, comments or split UTF-8).
 
 Each repetition runs every reader once per shape, in turn. The CPU time of the reading
 thread (``time.thread_time``) is measured, so other processes on a busy machine do not
@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -48,6 +48,7 @@ import requests
 import sseclient
 
 import nbchat
+from nbchat.transport.http import iter_body
 
 MESSAGES = [{"role": "user", "content": "benchmark"}]
 TOKEN = "tok "
@@ -213,17 +214,6 @@ def sseclient_loop(url: str, shape: str) -> str:
     return "".join(parts)
 
 
-def _pieces(raw: Any) -> Iterator[bytes]:
-    if raw.chunked and raw.supports_chunked_reads():
-        yield from raw.read_chunked(None, decode_content=True)
-        return
-    while True:
-        data = raw.read1(65536, decode_content=True)
-        if not data:
-            return
-        yield data
-
-
 def ceiling(url: str, shape: str) -> str:
     payload = {"model": "bench", "messages": MESSAGES, "stream": True}
     text_of = egp_text if shape == "egp" else openai_text
@@ -232,7 +222,7 @@ def ceiling(url: str, shape: str) -> str:
     with requests.post(url, json=payload, stream=True, timeout=60) as r:
         r.raise_for_status()
         rest = b""
-        for data in _pieces(r.raw):
+        for data in iter_body(r):
             *events, rest = (rest + data if rest else data).split(b"\n\n")
             for ev in events:
                 if ev == b"data: [DONE]":
