@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from nbchat.frames import history, usage
+from nbchat.data.frames import history, usage
 from nbchat.records import Message, Reply, Usage, new_id, now_iso
 
 TARGET_S = 0.5

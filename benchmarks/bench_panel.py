@@ -25,7 +25,7 @@ message, 20,000 characters of varied words). Bytes are split into
 * stream: what the panel sends from ``begin`` to the last ``delta`` (the begin update and the
   deltas) -- checked against the target ``bytes <= 1.3 x reply bytes + 700 B x updates``;
 * commit: the one ``finish`` update (the ``recent`` list: at most one page of messages, plus
-  the state of a new page when ``recent`` overflows into one; see ``nbchat._pages``);
+  the state of a new page when ``recent`` overflows into one; see ``nbchat.panel.pages``);
 * send: the update of ``send()`` appending the user message (the same).
 
 Each case runs with 0, 50 and 200 earlier messages. Baselines computed from the same token
@@ -49,10 +49,10 @@ from typing import Any
 from jupyter_client.session import Session, json_packer
 
 import nbchat
-from nbchat._pages import PAGE_SIZE
+from nbchat.panel import ChatPanel
+from nbchat.panel.pages import PAGE_SIZE
 from nbchat.records import new_id
 from nbchat.server import serve
-from nbchat.widget import ChatPanel
 
 _VOCABULARY = (
     "the of model token stream reply panel kernel browser latency delta message markdown "

@@ -22,20 +22,21 @@ from nbchat._exceptions import (
 )
 from nbchat._version import __version__
 from nbchat.client import Client, Stream
-from nbchat.conversation import Chunk, Reply, ToolRequest, Usage
+from nbchat.records import Chunk, Reply, ToolRequest, Usage
 
 if TYPE_CHECKING:
-    from nbchat.frames import history, usage
-    from nbchat.plot import plot_usage
+    from nbchat.data.frames import history, usage
+    from nbchat.data.plot import plot_usage
+    from nbchat.panel import BusyError, ChatPanel
     from nbchat.recording import Recorder
     from nbchat.server import Server, serve
-    from nbchat.widget import ChatPanel
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BusyError",
     "ChatPanel",
     "Chunk",
     "Client",
@@ -59,12 +60,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ChatPanel": "nbchat.widget",
+    "BusyError": "nbchat.panel",
+    "ChatPanel": "nbchat.panel",
     "serve": "nbchat.server",
     "Server": "nbchat.server",
-    "history": "nbchat.frames",
-    "usage": "nbchat.frames",
-    "plot_usage": "nbchat.plot",
+    "history": "nbchat.data.frames",
+    "usage": "nbchat.data.frames",
+    "plot_usage": "nbchat.data.plot",
     "Recorder": "nbchat.recording",
 }
 

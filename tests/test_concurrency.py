@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat.widget import ChatPanel
+from nbchat.panel import ChatPanel
 
 MODEL_STOPPED = "demo?tps=200"
 
@@ -24,11 +24,17 @@ class Recording(ChatPanel):
     def send_msg(self, content: dict[str, Any]) -> None:
         self.__dict__.setdefault("sent", []).append(content)
 
-    def finish(self, turn: Any, message: dict[str, Any]) -> None:
-        super().finish(turn, message)
-        self.__dict__.setdefault("sent", []).append(
-            {"type": "committed", "request_id": message["request_id"]}
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        commit = self._sink.finish
+
+        def finish(message: dict[str, Any]) -> None:
+            commit(message)
+            self.__dict__.setdefault("sent", []).append(
+                {"type": "committed", "request_id": message["request_id"]}
+            )
+
+        self._sink.finish = finish  # type: ignore[method-assign]
 
 
 def _panel(server: Any, model: str) -> Recording:

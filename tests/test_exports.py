@@ -12,6 +12,7 @@ PUBLIC = {
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BusyError",
     "ChatPanel",
     "Chunk",
     "Client",

@@ -14,7 +14,7 @@ from IPython.utils.capture import capture_output
 
 import nbchat
 from nbchat import magic
-from nbchat.frames import history
+from nbchat.data.frames import history
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_conversation_across_cells_and_new(ip: Any, live_server: Any) -> None:
     first, second = msgs[1]["usage"], msgs[3]["usage"]
     assert second["prompt"] > first["total"]  # the whole history is sent again
     # the same shape as the panel's message dicts
-    from nbchat._messages import ChatMessage
+    from nbchat.panel.vocabulary import ChatMessage
 
     for m in msgs:
         assert set(m) == set(ChatMessage.__annotations__)
@@ -123,9 +123,16 @@ def test_openai_api_against_the_demo_server(ip: Any) -> None:
     assert msgs[-1]["usage"]["total"] > 0
 
 
-def test_server_error_is_shown(ip: Any, live_server: Any) -> None:
+def run_failing(ip: Any, line: str, cell: str, error: type[Exception]) -> list[Any]:
+    """Run a cell that must fail (an API error fails the cell, after showing the reply)."""
+    with capture_output() as cap, pytest.raises(error):
+        ip.run_cell_magic("chat", line, cell)
+    return list(cap.outputs)
+
+
+def test_server_error_is_shown_and_fails_the_cell(ip: Any, live_server: Any) -> None:
     base = live_server.url + "/egp/v1"
-    outputs = run(ip, f"--base-url {base} --model demo?fault=401", "hi")
+    outputs = run_failing(ip, f"--base-url {base} --model demo?fault=401", "hi", nbchat.APIError)
     final = text_of(outputs[-1])
     assert "Error" in final
     msg = magic.conversation(ip)[-1]
@@ -135,7 +142,8 @@ def test_server_error_is_shown(ip: Any, live_server: Any) -> None:
 
 def test_partial_text_kept_on_drop(ip: Any, live_server: Any) -> None:
     base = live_server.url + "/egp/v1"
-    outputs = run(ip, f"--base-url {base} --model demo?fault=drop&after=5", "What is a token?")
+    line = f"--base-url {base} --model demo?fault=drop&after=5"
+    outputs = run_failing(ip, line, "What is a token?", nbchat.APIError)
     msg = magic.conversation(ip)[-1]
     assert msg["status"] in ("interrupted", "error")
     assert msg["content"]  # the partial text

@@ -23,10 +23,10 @@ import pytest
 from nbclient import NotebookClient
 
 import nbchat
+from nbchat.panel import ChatPanel
 from nbchat.recording import Recorder
 from nbchat.server import Server, serve
 from nbchat.server.faults import STREAM_ONLY_FAULTS
-from nbchat.widget import ChatPanel
 
 CANARY = "sk-canary-5e0f1b9c2d7a"
 FAULTS = ["401", "403", "404", "422", "429", "500", "502", "malformed", "drop", "error-event"]

@@ -49,7 +49,7 @@ def plot_usage(source: Any, *, title: str | None = "Token usage per turn") -> An
     alt = _altair()
     import pandas as pd
 
-    from nbchat.frames import usage
+    from nbchat.data.frames import usage
 
     frame = usage(source)
     # Plain Python values: unknown counts stay missing (None: no bar), never zero or NaN.

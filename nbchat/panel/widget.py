@@ -1,13 +1,12 @@
 """ChatPanel: the chat panel widget. Thin by design: traits, the bundle, one dispatcher.
 
-The streaming loop lives in ``nbchat._worker``; the panel is its sink. The kernel is the only
-writer of every synced trait; the front end sends intents (``nbchat._messages``). The API key
-lives in the client and never becomes a trait.
+Turns run in ``nbchat.runs.turn``; the panel's sink is ``nbchat.panel.sink``. The kernel is the
+only writer of every synced trait; the front end sends intents (``nbchat.panel.vocabulary``).
+The API key lives in the client and never becomes a trait.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,36 +17,22 @@ import ipywidgets
 import traitlets
 
 from nbchat._exceptions import NbchatError
-from nbchat._pages import PAGE_SIZE, MessagePage, layout
-from nbchat._worker import Turn
 from nbchat.client import Client
-from nbchat.records import Message
+from nbchat.panel.pages import MessagePage, append, layout
+from nbchat.panel.sink import PanelSink, snapshot_message
+from nbchat.records import PARAM_NAMES, PARAMS, Message
+from nbchat.runs.defaults import DEMO_MODEL, default_client
+from nbchat.runs.turn import Turn, prompt
 
 __all__ = ["BusyError", "ChatPanel"]
 
-log = logging.getLogger("nbchat")
-STATIC = Path(__file__).parent / "static"
-DEMO_MODEL = "demo"
-PARAM_NAMES = ("temperature", "max_tokens", "stop", "top_p", "top_k")
+STATIC = Path(__file__).parent.parent / "static"
+#: The parameters the settings form edits (the rest are set from Python).
+SETTINGS_PARAMS = tuple(name for name, p in PARAMS.items() if p.in_settings)
 
 
 class BusyError(NbchatError, RuntimeError):
     """A reply is still streaming; stop it before sending again."""
-
-
-_demo_lock = threading.Lock()
-_demo_server: Any = None
-
-
-def demo_client() -> Client:
-    """A client for the embedded demo server, started once per process."""
-    global _demo_server
-    with _demo_lock:
-        if _demo_server is None:
-            from nbchat.server import serve
-
-            _demo_server = serve()
-        return Client(base_url=_demo_server.url + "/egp/v1", api_key=None)
 
 
 class ChatPanel(anywidget.AnyWidget):
@@ -63,7 +48,8 @@ class ChatPanel(anywidget.AnyWidget):
     system:
         A system prompt, sent first in every request.
     **params:
-        ``temperature``, ``max_tokens``, ``stop``, ``top_p``, ``top_k``.
+        Generation parameters (``nbchat.records.PARAMS``): ``temperature``, ``max_tokens``,
+        ``stop``, ``top_p``, ``top_k``.
     """
 
     _esm = STATIC / "widget.js"
@@ -72,7 +58,7 @@ class ChatPanel(anywidget.AnyWidget):
     pages = traitlets.List(traitlets.Instance(MessagePage)).tag(
         sync=True, **ipywidgets.widget_serialization
     )
-    """Older messages, in immutable pages (see ``nbchat._pages``)."""
+    """Older messages, in immutable pages (see ``nbchat.panel.pages``)."""
     recent = traitlets.List(traitlets.Dict()).tag(sync=True)
     """The newest messages (at most ``PAGE_SIZE``); the conversation ends with these."""
     status = traitlets.Unicode("idle").tag(sync=True)
@@ -82,7 +68,7 @@ class ChatPanel(anywidget.AnyWidget):
     model = traitlets.Unicode("").tag(sync=True)
     system = traitlets.Unicode("").tag(sync=True)
     params = traitlets.Dict().tag(sync=True)
-    """Generation parameters: temperature, max_tokens (None = server default)."""
+    """Generation parameters (``nbchat.records.PARAMS``); unset ones use the server default."""
     backend = traitlets.Unicode("").tag(sync=True)
     """A label for the header: which server and API (never the key)."""
     error = traitlets.Unicode("").tag(sync=True)
@@ -98,15 +84,14 @@ class ChatPanel(anywidget.AnyWidget):
         unknown = set(params) - set(PARAM_NAMES)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; use {list(PARAM_NAMES)}")
-        demo = client is None and not Client().has_key
+        demo = False
         if client is None:
-            client = demo_client() if demo else Client()
+            client, demo = default_client()
         self._client = client
         self._turn: Turn | None = None
         self._control = threading.RLock()
-        label = f"{'demo model' if demo else client.api.upper()} · {client.base_url}"
-        if demo:
-            label = f"demo model (offline) · {client.base_url}"
+        self._sink = PanelSink(self)
+        label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.base_url}"
         super().__init__(
             model=model or (DEMO_MODEL if demo else ""),
             system=system or "",
@@ -123,7 +108,7 @@ class ChatPanel(anywidget.AnyWidget):
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The conversation: one dict per message (see ``nbchat._messages.ChatMessage``).
+        """The conversation: one dict per message (``nbchat.records.Message.to_dict()``).
 
         Setting it replaces the conversation. It is kept in synced state as ``pages`` +
         ``recent``, so that a new message costs the same however long the chat is.
@@ -139,14 +124,6 @@ class ChatPanel(anywidget.AnyWidget):
         for page in dropped:
             page.close()
 
-    def _append(self, message: dict[str, Any]) -> None:
-        """Add one message: re-sends at most ``PAGE_SIZE`` messages, never the whole chat."""
-        recent = [*self.recent, message]
-        if len(recent) > PAGE_SIZE:
-            self.pages = [*self.pages, MessagePage(messages=recent[:PAGE_SIZE])]
-            recent = recent[PAGE_SIZE:]
-        self.recent = recent
-
     def send(self, text: str) -> Turn:
         """Send a user message; returns at once with a handle whose ``wait()`` gives the Reply."""
         if not isinstance(text, str) or not text.strip():
@@ -160,7 +137,7 @@ class ChatPanel(anywidget.AnyWidget):
                 text, model=self.model, api=self._client.api, params=self._snapshot()
             ).to_dict()
             with self.hold_sync():
-                self._append(msg)
+                self.pages, self.recent = append(list(self.pages), list(self.recent), msg)
             return self._start()
 
     def stop(self) -> None:
@@ -200,26 +177,26 @@ class ChatPanel(anywidget.AnyWidget):
 
     def history(self) -> Any:
         """The conversation as a pandas DataFrame, one row per message (see nbchat.history)."""
-        from nbchat.frames import history
+        from nbchat.data.frames import history
 
         return history(self)
 
     def usage(self) -> Any:
         """Token usage per reply with running totals, as a DataFrame (see nbchat.usage)."""
-        from nbchat.frames import usage
+        from nbchat.data.frames import usage
 
         return usage(self)
 
     def to_json(self) -> str:
         """The conversation, model, system prompt and parameters as JSON (never the key)."""
-        from nbchat.frames import panel_to_json
+        from nbchat.data.saved import panel_to_json
 
         return panel_to_json(self)
 
     @classmethod
     def from_json(cls, data: str, client: Client | None = None) -> ChatPanel:
         """A panel holding a conversation saved with :meth:`to_json`."""
-        from nbchat.frames import panel_from_json
+        from nbchat.data.saved import panel_from_json
 
         state = panel_from_json(data)
         panel = cls(client=client)
@@ -236,28 +213,7 @@ class ChatPanel(anywidget.AnyWidget):
             f"status={self.status!r}, client={self._client!r})"
         )
 
-    # -- the worker's sink -------------------------------------------------------------
-
-    def begin(self, turn: Turn) -> None:
-        with self.hold_sync():
-            self.streaming = {
-                "id": turn.message_id,
-                "request_id": turn.request_id,
-                "model": turn.model,
-                "created_at": turn.created_at,
-            }
-            self.status = "streaming"
-            self.error = ""
-
-    def delta(self, request_id: str, seq: int, text: str) -> None:
-        self.send_msg({"type": "delta", "request_id": request_id, "seq": seq, "text": text})
-
-    def finish(self, turn: Turn, message: dict[str, Any]) -> None:
-        with self.hold_sync():
-            self._append(message)
-            self.streaming = {}
-            self.status = "error" if message["status"] == "error" else "idle"
-            self.error = message["error"] or "" if message["status"] == "error" else ""
+    # -- the front end ---------------------------------------------------------------
 
     def send_msg(self, content: dict[str, Any]) -> None:
         if self.comm is not None:
@@ -268,22 +224,11 @@ class ChatPanel(anywidget.AnyWidget):
     def _snapshot(self) -> dict[str, Any]:
         return {**self.params, "system": self.system or None}
 
-    def _payload_messages(self) -> list[dict[str, Any]]:
-        msgs: list[dict[str, Any]] = []
-        if self.system:
-            msgs.append({"role": "system", "content": self.system})
-        msgs += [{"role": m["role"], "content": m["content"]} for m in self.messages]
-        return msgs
-
     def _start(self) -> Turn:
         params = {k: v for k, v in self.params.items() if k in PARAM_NAMES and v is not None}
+        messages = prompt(self.messages, self.system)
         turn = Turn(
-            self._client,
-            self._payload_messages(),
-            self.model,
-            params,
-            self,
-            snapshot_params=self._snapshot(),
+            self._client, messages, self.model, params, self._sink, snapshot_params=self._snapshot()
         )
         self._turn = turn
         return turn.start()
@@ -326,44 +271,19 @@ class ChatPanel(anywidget.AnyWidget):
         self.clear()
 
     def _on_snapshot(self, msg: dict[str, Any]) -> None:
-        turn = self._turn
-        if turn is None or turn.done:
-            self.send_msg(
-                {
-                    "type": "snapshot",
-                    "id": msg.get("id"),
-                    "request_id": None,
-                    "seq": 0,
-                    "content": "",
-                }
-            )
-            return
-        seq, text = turn.snapshot()
-        self.send_msg(
-            {
-                "type": "snapshot",
-                "id": msg.get("id"),
-                "request_id": turn.request_id,
-                "seq": seq,
-                "content": text,
-            }
-        )
+        self.send_msg(snapshot_message(self._turn, msg.get("id")))
 
     def _on_settings(self, msg: dict[str, Any]) -> None:
+        params = dict(self.params)
+        for key in SETTINGS_PARAMS:
+            if key in msg:
+                params[key] = PARAMS[key].coerce(msg[key])  # ConfigError names the parameter
         with self.hold_sync():
             if "model" in msg:
                 self.model = str(msg["model"] or "")
             if "system" in msg:
                 self.system = str(msg["system"] or "")
-            params = dict(self.params)
-            for key in ("temperature", "max_tokens"):
-                if key in msg:
-                    value = msg[key]
-                    if value is None or value == "":
-                        params.pop(key, None)
-                    else:
-                        params[key] = float(value) if key == "temperature" else int(value)
-            self.params = params
+            self.params = {k: v for k, v in params.items() if v is not None}
 
     _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], None]]] = {
         "send": _on_send,

@@ -10,7 +10,7 @@ import pytest
 
 import nbchat
 from nbchat import ChatPanel, Client, Reply, Usage
-from nbchat.frames import HISTORY_COLUMNS, USAGE_COLUMNS, history, usage
+from nbchat.data.frames import HISTORY_COLUMNS, USAGE_COLUMNS, history, usage
 from nbchat.records import Message, new_id, now_iso
 
 QUESTIONS = ["What is a token?", "And what does temperature do?", "My name is Ada. Thanks!"]

@@ -1,4 +1,4 @@
-"""The worker thread, with a recording sink and a real server (no kernel, no widget)."""
+"""The turn runner, with a recording sink and a real server (no kernel, no widget)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat._worker import FLUSH_INTERVAL_S, Turn
+from nbchat.runs.turn import FLUSH_INTERVAL_S, Turn
 
 
 class ListSink:
@@ -24,7 +24,7 @@ class ListSink:
         with self.lock:
             self.events.append(("delta", (request_id, seq, text, time.monotonic())))
 
-    def finish(self, turn: Turn, message: dict[str, Any]) -> None:
+    def finish(self, message: dict[str, Any]) -> None:
         self.events.append(("finish", message))
 
     def deltas(self) -> list[tuple[str, int, str, float]]:

@@ -21,7 +21,7 @@ from typing import Any
 import ipywidgets
 import traitlets
 
-__all__ = ["PAGE_SIZE", "MessagePage", "layout"]
+__all__ = ["PAGE_SIZE", "MessagePage", "append", "layout"]
 
 #: Messages per page; ``recent`` holds 1..PAGE_SIZE messages once the chat has begun.
 PAGE_SIZE = 20
@@ -55,3 +55,17 @@ def layout(
         kept.append(MessagePage(messages=rest[:PAGE_SIZE]))
         rest = rest[PAGE_SIZE:]
     return kept, rest, dropped
+
+
+def append(
+    pages: list[MessagePage], recent: list[dict[str, Any]], message: dict[str, Any]
+) -> tuple[list[MessagePage], list[dict[str, Any]]]:
+    """(pages, recent) with ``message`` added: at most ``PAGE_SIZE`` messages are re-sent.
+
+    When ``recent`` overflows, its oldest ``PAGE_SIZE`` messages become a new page.
+    """
+    recent = [*recent, message]
+    if len(recent) > PAGE_SIZE:
+        pages = [*pages, MessagePage(messages=recent[:PAGE_SIZE])]
+        recent = recent[PAGE_SIZE:]
+    return pages, recent

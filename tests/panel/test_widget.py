@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import nbchat
-from nbchat._messages import INTENT_TYPES, KERNEL_MESSAGE_TYPES
-from nbchat.widget import BusyError, ChatPanel
+from nbchat.panel import BusyError, ChatPanel
+from nbchat.panel.vocabulary import INTENT_TYPES, KERNEL_MESSAGE_TYPES
 
 CANARY = "sk-canary-7d41b0"
 
@@ -150,9 +151,16 @@ def test_the_key_never_reaches_state_or_repr(live_server: Any) -> None:
     assert CANARY not in json.dumps(getattr(panel, "sent", []))
 
 
-def test_vocabulary_matches_the_dispatcher() -> None:
+def test_vocabulary_matches_the_dispatcher_and_the_front_end() -> None:
     assert set(ChatPanel._dispatch) == set(INTENT_TYPES)
-    assert set(KERNEL_MESSAGE_TYPES) == {"delta", "snapshot", "ack", "error"}
+    # Each message type is declared in types.d.ts and named in the front end's code (the JS
+    # tests check the dispatch table itself: js/__tests__/protocol.test.js).
+    src = Path(__file__).parents[2] / "js" / "src"
+    dts = (src / "types.d.ts").read_text("utf-8")
+    code = "\n".join(f.read_text("utf-8") for f in sorted(src.glob("*.js")))
+    for t in (*KERNEL_MESSAGE_TYPES, *INTENT_TYPES):
+        assert f'type: "{t}"' in dts, t
+        assert f'"{t}"' in code or f"{t}:" in code, t
 
 
 def test_close_stops_the_worker(live_server: Any) -> None:

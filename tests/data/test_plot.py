@@ -10,8 +10,8 @@ import pytest
 
 import nbchat
 from nbchat import ChatPanel, Client, Reply, Usage
-from nbchat.frames import history, usage
-from nbchat.plot import plot_usage
+from nbchat.data.frames import history, usage
+from nbchat.data.plot import plot_usage
 
 MSGS: list[Any] = [
     {"role": "user", "content": "a"},

@@ -13,17 +13,17 @@ Columns are extracted a table at a time (``DataFrame.from_records`` over the mes
 over their ``params`` and ``usage`` dicts), converted with vectorised operations, and the frame is
 constructed once: 100,000 messages take about 0.2 s (``benchmarks/bench_frames.py``).
 
-The module also holds the JSON save format of a panel (``ChatPanel.to_json``/``from_json``).
+The columns come from the records: one per field of :class:`~nbchat.records.Message` that a
+person reads, and one per generation parameter in :data:`~nbchat.records.PARAMS` (plus
+``system``). A new parameter or message field needs no change here beyond its dtype.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nbchat._version import __version__
-from nbchat.conversation import MESSAGE_STATUS, Reply, Usage
+from nbchat.records import MESSAGE_FIELDS, MESSAGE_STATUS, PARAM_NAMES, PARAMS, Reply, Usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,31 +32,22 @@ __all__ = [
     "HISTORY_COLUMNS",
     "USAGE_COLUMNS",
     "history",
-    "panel_from_json",
-    "panel_to_json",
     "usage",
 ]
 
-HISTORY_COLUMNS = (
+#: Message fields that are not columns: ids are internal, a tool request is a nested object.
+HIDDEN_FIELDS = ("id", "request_id", "tool_request")
+#: Message fields spread over several columns: ``params`` (each parameter, then the system
+#: prompt) and ``usage`` (the three token counts).
+PARAM_COLUMNS = (*PARAM_NAMES, "system")
+USAGE_COUNT_COLUMNS = ("prompt_tokens", "completion_tokens", "total_tokens")
+_SPREAD: dict[str, tuple[str, ...]] = {"params": PARAM_COLUMNS, "usage": USAGE_COUNT_COLUMNS}
+
+#: ``turn``, then the fields of :class:`~nbchat.records.Message` in order (spread, hidden ones
+#: left out).
+HISTORY_COLUMNS: tuple[str, ...] = (
     "turn",
-    "role",
-    "content",
-    "api",
-    "model",
-    "temperature",
-    "max_tokens",
-    "stop",
-    "system",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "ttft",
-    "latency",
-    "tokens_per_second",
-    "finish_reason",
-    "status",
-    "error",
-    "created_at",
+    *(col for f in MESSAGE_FIELDS if f not in HIDDEN_FIELDS for col in _SPREAD.get(f, (f,))),
 )
 USAGE_COLUMNS = (
     "turn",
@@ -69,11 +60,6 @@ USAGE_COLUMNS = (
     "cumulative_total",
     "status",
 )
-_INT_COLUMNS = ("turn", "prompt_tokens", "completion_tokens", "total_tokens")
-_FLOAT_COLUMNS = ("temperature", "ttft", "latency", "tokens_per_second")
-#: The save format's name and version, checked by ``panel_from_json``.
-JSON_FORMAT = "nbchat.conversation"
-JSON_VERSION = 1
 
 
 def _messages(source: Any) -> list[Any]:
@@ -92,22 +78,7 @@ def _messages(source: Any) -> list[Any]:
 
 
 _NO_PARAMS: dict[str, Any] = {}
-_MESSAGE_KEYS = (
-    "role",
-    "content",
-    "api",
-    "model",
-    "params",
-    "usage",
-    "ttft",
-    "latency",
-    "tokens_per_second",
-    "finish_reason",
-    "status",
-    "error",
-    "created_at",
-)
-_PARAM_KEYS = ("temperature", "max_tokens", "stop", "system")
+_MESSAGE_KEYS = tuple(f for f in MESSAGE_FIELDS if f not in HIDDEN_FIELDS)
 _USAGE_KEYS = (
     "prompt",
     "completion",
@@ -174,6 +145,15 @@ def _floats(col: Any) -> Any:
     return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=float("nan"))
 
 
+def _param_column(kind: str, col: Any) -> Any:
+    """A parameter column in its dtype: float64, nullable Int64, or objects (lists)."""
+    if kind == "float":
+        return _floats(col)
+    if kind == "int":
+        return _ints(col).array
+    return col.astype(object)
+
+
 def history(source: Any) -> pd.DataFrame:
     """One row per message, in order.
 
@@ -186,12 +166,13 @@ def history(source: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``turn`` (1-based, increments at each user message), ``role``, ``content``,
-        ``api``, ``model``, ``temperature``, ``max_tokens``, ``stop``, ``system`` (the
-        parameters the message was sent with), ``prompt_tokens``, ``completion_tokens``,
-        ``total_tokens`` (nullable ``Int64``), ``ttft``, ``latency``, ``tokens_per_second``
-        (seconds / rate, ``NaN`` when unknown), ``finish_reason``, ``status`` (complete,
-        stopped, interrupted, error), ``error`` and ``created_at`` (UTC, ``NaT`` when unknown).
+        Columns (:data:`HISTORY_COLUMNS`): ``turn`` (1-based, increments at each user
+        message), ``role``, ``content``, ``status`` (complete, stopped, interrupted, error),
+        ``model``, ``api``, one column per generation parameter (``temperature``,
+        ``max_tokens``, ``stop``, ``top_p``, ``top_k``) and ``system``: what the message was
+        sent with; ``prompt_tokens``, ``completion_tokens``, ``total_tokens`` (nullable
+        ``Int64``), ``ttft``, ``latency``, ``tokens_per_second`` (seconds / rate, ``NaN`` when
+        unknown), ``finish_reason``, ``error`` and ``created_at`` (UTC, ``NaT`` when unknown).
     """
     import numpy as np
     import pandas as pd
@@ -202,7 +183,7 @@ def history(source: Any) -> pd.DataFrame:
     top = pd.DataFrame.from_records(msgs, columns=list(_MESSAGE_KEYS))
     params = pd.DataFrame.from_records(
         [p if type(p) is dict else _NO_PARAMS for p in top["params"].tolist()],
-        columns=list(_PARAM_KEYS),
+        columns=list(PARAM_COLUMNS),
     )
     usages = top["usage"].tolist()
     if not all(u is None or type(u) is dict for u in usages):
@@ -234,27 +215,22 @@ def history(source: Any) -> pd.DataFrame:
 
     data: dict[str, Any] = {
         "turn": _int_array(turn),
-        "role": top["role"],
-        "content": top["content"],
-        "api": top["api"],
-        "model": top["model"],
-        "temperature": _floats(params["temperature"]),
-        "max_tokens": _ints(params["max_tokens"]).array,
-        "stop": params["stop"].astype(object),
-        "system": params["system"],
         "prompt_tokens": prompt.array,
         "completion_tokens": completion.array,
         "total_tokens": total.array,
         "ttft": ttft,
         "latency": latency,
         "tokens_per_second": tps,
-        "finish_reason": top["finish_reason"],
         "status": top["status"].replace(_REPLY_STATUS),
-        "error": top["error"],
         "created_at": pd.to_datetime(
             top["created_at"].astype(object), utc=True, format="ISO8601", errors="coerce"
         ),
+        "system": params["system"],
     }
+    for name in PARAM_NAMES:
+        data[name] = _param_column(PARAMS[name].kind, params[name])
+    for name in _MESSAGE_KEYS:
+        data.setdefault(name, top[name])  # the rest as they are (strings or None)
     return pd.DataFrame(data, columns=list(HISTORY_COLUMNS))
 
 
@@ -302,39 +278,3 @@ def usage(source: Any) -> pd.DataFrame:
     for name in ("model", "status"):
         result[name] = result[name].astype(frame[name].dtype)
     return result
-
-
-# ---- save and load (ChatPanel.to_json / from_json) ------------------------------------
-
-
-def panel_to_json(panel: Any) -> str:
-    """The panel's conversation, model, system prompt and parameters as JSON.
-
-    Never the API key, the client or the reply in progress (only committed messages).
-    """
-    state = {
-        "format": JSON_FORMAT,
-        "version": JSON_VERSION,
-        "nbchat": __version__,
-        "model": panel.model,
-        "system": panel.system,
-        "params": dict(panel.params),
-        "messages": [dict(m) for m in panel.messages],
-    }
-    return json.dumps(state, ensure_ascii=False, allow_nan=False)
-
-
-def panel_from_json(data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-    """Parse and check a ``panel_to_json`` document; returns its state dict."""
-    state = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
-    if not isinstance(state, dict) or state.get("format") != JSON_FORMAT:
-        raise ValueError(f"not an nbchat conversation (expected format {JSON_FORMAT!r})")
-    if int(state.get("version", 0)) > JSON_VERSION:
-        raise ValueError(
-            f"this conversation was saved by a newer nbchat (format version "
-            f"{state['version']}); upgrade nbchat to load it"
-        )
-    messages = state.get("messages", [])
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise ValueError("'messages' must be a list of message objects")
-    return state

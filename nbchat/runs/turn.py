@@ -1,12 +1,17 @@
-"""The kernel-side worker: runs one streamed turn on a thread and feeds the panel through a sink.
+"""The turn runner: one request and its streamed reply, fed to a sink. The only turn loop.
 
-The worker never touches the widget. It writes to a :class:`Sink` with three calls: ``begin``
-(the reply is starting), ``delta`` (coalesced text, numbered), ``finish`` (the finished message,
-committed once). Deltas are flushed at most every ``FLUSH_INTERVAL_S``: a send per token floods the
-comm (jupyter_server drops widget messages above 1,000/s) and stalls the kernel.
+The panel runs a turn on a worker thread (:meth:`Turn.start`); ``%%chat`` runs it in the
+cell's own thread (:meth:`Turn.run`), so the reply streams inside the cell and the notebook's
+stop button (KeyboardInterrupt) stops it with the partial text kept. Batch and comparison runs
+use the same class.
 
-Exceptions never die in the thread: each one ends the turn in the error state, with the
-partial text kept, and is logged.
+A turn never touches a widget or a display. It writes to a :class:`Sink` with three calls:
+``begin`` (the reply is starting), ``delta`` (coalesced text, numbered), ``finish`` (the finished
+message dict, committed once). Deltas are flushed at most every ``FLUSH_INTERVAL_S``: a send per
+token floods the comm (jupyter_server drops widget messages above 1,000/s) and stalls the kernel.
+
+Exceptions never escape: each one ends the turn in the error state, with the partial text kept,
+is logged, and is kept in :attr:`Turn.exception` (``%%chat`` re-raises it to fail the cell).
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from nbchat._exceptions import APIError, StreamError
 from nbchat.client import Client
 from nbchat.records import Message, Reply, new_id, now_iso
 
-__all__ = ["FLUSH_INTERVAL_S", "Sink", "Turn"]
+__all__ = ["FLUSH_INTERVAL_S", "Sink", "Turn", "prompt"]
 
 log = logging.getLogger("nbchat")
 
@@ -32,20 +38,28 @@ STOP_TIMEOUT_S = 2.0
 
 
 class Sink(Protocol):
-    """Where a turn's output goes (the widget implements it; tests use a list)."""
+    """Where a turn's output goes (the panel and ``%%chat`` implement it; tests use a list)."""
 
     def begin(self, turn: Turn) -> None: ...
 
     def delta(self, request_id: str, seq: int, text: str) -> None: ...
 
-    def finish(self, turn: Turn, message: dict[str, Any]) -> None: ...
+    def finish(self, message: dict[str, Any]) -> None: ...
+
+
+def prompt(history: Iterable[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
+    """The messages to send: the system prompt (if any), then each message's role and content."""
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    msgs += [{"role": m["role"], "content": m["content"]} for m in history]
+    return msgs
 
 
 class Turn:
-    """One request and its reply, streamed on a worker thread.
+    """One request and its reply.
 
-    ``wait()`` returns the finished :class:`~nbchat.Reply`; ``stop()`` cancels it
-    from any thread and keeps the partial text (status ``"stopped"``).
+    ``start()`` streams it on a worker thread, ``run()`` in the caller's thread. ``wait()``
+    returns the finished :class:`~nbchat.Reply`; ``stop()`` cancels it from any thread and
+    keeps the partial text (status ``"stopped"``).
     """
 
     def __init__(
@@ -77,6 +91,8 @@ class Turn:
         self._done = threading.Event()
         self.reply: Reply | None = None
         self.message: dict[str, Any] | None = None
+        #: The error that ended the turn (API, stream or internal), or None.
+        self.exception: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="nbchat-worker", daemon=True)
 
     # -- control -----------------------------------------------------------------------
@@ -88,6 +104,18 @@ class Turn:
         else:
             self._thread.start()
         return self
+
+    def run(self) -> Reply:
+        """Stream the turn in this thread and return its reply.
+
+        Deltas are flushed from this thread (no flusher thread: output written from another
+        thread may land in the wrong cell). KeyboardInterrupt (the notebook's stop button) stops
+        the turn like :meth:`stop`: the partial text is kept, status ``"stopped"``.
+        """
+        self._sink.begin(self)
+        self._stream_and_commit(inline=True)
+        assert self.reply is not None
+        return self.reply
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Cancel the request (closes the socket) and wait for the partial reply to commit."""
@@ -118,27 +146,41 @@ class Turn:
     # -- the worker thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        self._stream_and_commit(inline=False)
+
+    def _stream_and_commit(self, *, inline: bool) -> None:
         flusher_stop = threading.Event()
         flusher = threading.Thread(
             target=self._flush_loop, args=(flusher_stop,), name="nbchat-flush", daemon=True
         )
-        flusher.start()
+        if not inline:
+            flusher.start()
         stream = self._stream
         reply: Reply | None = None
+        last = time.monotonic()
         try:
             with stream:
                 for chunk in stream:
                     if chunk.delta:
                         with self._lock:
                             self._pending.append(chunk.delta)
+                        if inline and time.monotonic() - last >= self._flush_interval:
+                            last = time.monotonic()
+                            self._flush()
+            reply = stream.reply
+        except KeyboardInterrupt:  # run(): the notebook's stop button; keep the partial text
+            stream.close()
             reply = stream.reply
         except StreamError as exc:
+            self.exception = exc
             reply = exc.reply or stream.reply
             log.warning("reply ended early: %s", exc.message)
         except APIError as exc:
+            self.exception = exc
             reply = stream.reply
             log.warning("request failed: %s", exc.message)
         except Exception as exc:  # never let an exception vanish in a thread
+            self.exception = exc
             log.exception("nbchat worker failed")
             reply = Reply(
                 content=stream.text,
@@ -148,7 +190,8 @@ class Turn:
             )
         finally:
             flusher_stop.set()
-            flusher.join()
+            if flusher.is_alive():
+                flusher.join()
             self._flush()
             if reply is None:
                 reply = stream.reply or Reply(
@@ -164,7 +207,7 @@ class Turn:
                 params=self.params,
             ).to_dict()
             try:
-                self._sink.finish(self, self.message)
+                self._sink.finish(self.message)
             except Exception:
                 log.exception("nbchat could not commit the reply to the panel")
             self._done.set()

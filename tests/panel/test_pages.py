@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat._pages import PAGE_SIZE, MessagePage, layout
-from nbchat.widget import ChatPanel
+from nbchat.panel import ChatPanel
+from nbchat.panel.pages import PAGE_SIZE, MessagePage, layout
 
 
 def _msgs(n: int, start: int = 0) -> list[dict[str, Any]]:
