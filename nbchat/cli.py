@@ -20,6 +20,7 @@ import argparse
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from types import FrameType
 
@@ -56,8 +57,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--speed", type=float, default=1.0, help="replay speed, 0 = no delay (default %(default)s)"
     )
+    serve.add_argument(
+        "--rpm",
+        type=_positive_int,
+        default=None,
+        help="accept at most N chat requests per minute, then 429 with Retry-After",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer to this Host name (repeatable; default: loopback names and --host)",
+    )
     serve.set_defaults(handler=run_serve)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -66,7 +90,9 @@ def run_serve(args: argparse.Namespace) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        ``host``, ``port``, ``api_key``, ``tokens_per_second``, ``replay`` and ``speed``.
+        ``host``, ``port``, ``api_key``, ``tokens_per_second``, ``replay``, ``speed``,
+        ``rpm`` and ``allow_host``. A warning of `serve` (e.g. a non-loopback host without
+        an API key) is printed to stderr.
 
     Returns
     -------
@@ -86,12 +112,26 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"nbchat: cannot replay {args.replay}: {exc}", file=sys.stderr)
             return 1
     try:
-        server = serve(
-            args.host, args.port, args.api_key, args.tokens_per_second, replay=replay, speed=speed
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            server = serve(
+                args.host,
+                args.port,
+                args.api_key,
+                args.tokens_per_second,
+                replay=replay,
+                speed=speed,
+                rpm=getattr(args, "rpm", None),
+                allowed_hosts=getattr(args, "allow_host", None) or (),
+            )
     except OSError as exc:
         print(f"nbchat: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # ConfigError: a bad --speed
+        print(f"nbchat: {exc}", file=sys.stderr)
+        return 1
+    for warning in caught:
+        print(f"nbchat: warning: {warning.message}", file=sys.stderr, flush=True)
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -104,6 +144,8 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"  OpenAI: {server.openai_url}  (base_url {server.url}/v1)")
     if args.api_key:
         print("  API key required.")
+    if getattr(args, "rpm", None):
+        print(f"  Rate limit: {args.rpm} requests per minute.")
     print("Press Ctrl+C to stop.", flush=True)
     try:
         while not stop.wait(0.2):

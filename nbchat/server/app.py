@@ -130,10 +130,18 @@ async def read_body(api: str, request: Request, timeout: float) -> bytes | Respo
         return await _read_body(request, timeout)
     except _BodyTooLarge:
         limit = f"Request body too large: the limit is {MAX_BODY_BYTES} bytes."
-        return guard.error_response(api, 413, limit, "invalid_request_error", "request_too_large")
+        return guard.error_response(
+            api, 413, limit, "invalid_request_error", "request_too_large", _CLOSE
+        )
     except _BodyTimeout:
         message = f"Request body timeout: the body did not arrive within {timeout:g} s."
-        return guard.error_response(api, 408, message, "invalid_request_error", "request_timeout")
+        return guard.error_response(
+            api, 408, message, "invalid_request_error", "request_timeout", _CLOSE
+        )
+
+
+# The rest of the body was never read: the connection cannot carry another request.
+_CLOSE = {"connection": "close"}
 
 
 def messages_digest(messages: Sequence[Any]) -> str:

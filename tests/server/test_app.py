@@ -542,7 +542,9 @@ def test_drop_raw_socket_has_no_terminating_chunk(server: Server) -> None:
     request = json.dumps(body("demo?fault=drop&after=1", True)).encode()
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST " + EGP.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"POST "
+            + EGP.encode()
+            + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(request)).encode() + b"\r\n\r\n" + request
         )
         raw = b""
