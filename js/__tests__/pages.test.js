@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
 import { Conversation, refId } from "../src/conversation.js";
-import { ensureState } from "../src/draft.js";
+import { ensureState } from "../src/chat-state.js";
 import { fakeModel, fakePage, holdPage, pageId, resetPages } from "./fake-model.js";
 import { PAGE_SIZE, chat, frame, message, settle, startStreaming, setup, unmountAll } from "./helpers.js";
 

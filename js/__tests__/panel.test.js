@@ -58,8 +58,10 @@ describe("composer", () => {
     expect(ta.getAttribute("aria-label")).toBeTruthy();
     ta.value = "line one";
     const shift = press(ta, "Enter", { shiftKey: true });
-    expect(shift.defaultPrevented).toBe(false);
     expect(model.intents("send")).toHaveLength(0);
+    // the composer inserts the line break itself (no host handler can swallow it)
+    expect(shift.defaultPrevented).toBe(true);
+    expect(ta.value).toBe("line one\n");
     ta.value = "   \n ";
     press(ta, "Enter");
     expect(model.intents("send")).toHaveLength(0);
@@ -165,9 +167,46 @@ describe("footer", () => {
     });
     expect($('[data-testid="tokens-in"]').textContent).toBe("12");
     expect($('[data-testid="tokens-out"]').textContent).toBe("34");
-    expect($('[data-testid="ttft"]').textContent).toContain("0.31");
+    // under a second, TTFT reads in ms ("0.00 s" looked like a missing value)
+    expect($('[data-testid="ttft"]').textContent).toBe("314 ms");
     expect($('[data-testid="tps"]').textContent).toContain("42.");
     expect($('[data-testid="finish"]').textContent).toBe("stop");
+  });
+
+  it("TTFT of a second or more reads in seconds", () => {
+    const { $ } = setup(chat([message({ ttft: 1.5 })]));
+    expect($('[data-testid="ttft"]').textContent).toBe("1.50 s");
+  });
+
+  it("a stopped reply with text says why out and speed are unknown", () => {
+    const { $ } = setup(chat([message({ status: "stopped", content: "partial", usage: { prompt: 5, completion: null, total: null } })]));
+    const out = $('[data-testid="tokens-out"]').parentElement;
+    const speed = $('[data-testid="tps"]').parentElement;
+    expect(out.textContent).toBe("out —");
+    expect(out.title).toMatch(/stopped/i);
+    expect(speed.title).toBe(out.title);
+    // a known value gets no excuse
+    expect($('[data-testid="tokens-in"]').parentElement.title).toBe("");
+  });
+
+  it("the footer of a reply in progress has no row of dashes", () => {
+    const { model, $ } = setup();
+    startStreaming(model);
+    const footer = $('.nbchat-msg[data-streaming="true"] [data-testid="footer"]');
+    expect(footer.textContent).not.toContain("—");
+    expect(footer.textContent).toContain("demo");
+  });
+
+  it("Copy and Retry are icon buttons with a name and a title", () => {
+    const { $ } = setup(chat([message({ role: "user", id: "u1" }), message({ id: "a1" })]));
+    for (const id of ["copy", "retry"]) {
+      const b = $(`[data-id="a1"] [data-testid="${id}"]`);
+      expect(b.classList.contains("nbchat-icon-btn")).toBe(true);
+      expect(b.querySelector("svg.nbchat-icon")).not.toBeNull();
+      expect(b.getAttribute("aria-label")).toBeTruthy();
+      expect(b.title).toBe(b.getAttribute("aria-label"));
+      expect(b.textContent).toBe("");
+    }
   });
 
   it("finish shows stopped, interrupted, or the error", () => {

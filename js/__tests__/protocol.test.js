@@ -1,14 +1,18 @@
-// The message vocabulary cannot drift: nbchat/_messages.py is the source of truth.
-import { readFileSync, readdirSync } from "node:fs";
+// The message vocabulary cannot drift: the Python vocabulary module is the source of truth.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { INTENT_TYPES, KERNEL_HANDLERS } from "../src/draft.js";
+import { INTENT_TYPES, KERNEL_HANDLERS } from "../src/chat-state.js";
 
 // (paths, not URL objects: under jsdom the global URL is not Node's)
 const here = dirname(fileURLToPath(import.meta.url));
 const read = (rel) => readFileSync(join(here, rel), "utf8");
-const python = read("../../nbchat/_messages.py");
+// nbchat/panel/vocabulary.py (nbchat/_messages.py before the panel had a package of its own)
+const vocabulary = ["../../nbchat/panel/vocabulary.py", "../../nbchat/_messages.py"].find((rel) =>
+  existsSync(join(here, rel)),
+);
+const python = read(vocabulary ?? "../../nbchat/panel/vocabulary.py");
 const srcDir = join(here, "../src");
 const sources = readdirSync(srcDir)
   .filter((f) => f.endsWith(".js"))
@@ -17,11 +21,11 @@ const sources = readdirSync(srcDir)
 /** The strings of `NAME: tuple[str, ...] = ("a", "b", ...)` in the Python file. */
 function pyTuple(name) {
   const m = new RegExp(`^${name}\\s*(?::[^=]*)?=\\s*\\(([^)]*)\\)`, "m").exec(python);
-  if (!m) throw new Error(`${name} not found in _messages.py`);
+  if (!m) throw new Error(`${name} not found in the vocabulary module`);
   return [...m[1].matchAll(/["']([^"']+)["']/g)].map((x) => x[1]);
 }
 
-describe("message vocabulary mirrors nbchat/_messages.py", () => {
+describe("message vocabulary mirrors the Python vocabulary", () => {
   const kernelTypes = pyTuple("KERNEL_MESSAGE_TYPES");
   const intentTypes = pyTuple("INTENT_TYPES");
 
@@ -44,11 +48,11 @@ describe("message vocabulary mirrors nbchat/_messages.py", () => {
     for (const { text } of sources) {
       for (const m of text.matchAll(/sendIntent\(\s*["']([^"']+)["']/g)) sent.add(m[1]);
     }
-    expect(sent.size).toBeGreaterThanOrEqual(6);
+    expect(sent.size).toBeGreaterThanOrEqual(7);
     for (const t of sent) expect(intentTypes, t).toContain(t);
     for (const t of intentTypes) expect(sent, `${t} is never sent`).toContain(t);
     const senders = sources.filter(({ text }) => /\bmodel\.send\(/.test(text)).map((s) => s.file);
-    expect(senders).toEqual(["draft.js"]);
+    expect(senders).toEqual(["channel.js"]);
   });
 
   it("types.d.ts declares the same literals", () => {

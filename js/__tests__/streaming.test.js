@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/index.js";
-import { SNAPSHOT_RETRY_MS, ensureState } from "../src/draft.js";
+import { SNAPSHOT_RETRY_MS, ensureState } from "../src/chat-state.js";
 import { fakeModel } from "./fake-model.js";
 import { chat, frame, message, startStreaming, setup, unmountAll } from "./helpers.js";
 
@@ -86,7 +86,7 @@ describe("draft from deltas", () => {
   it("keeps the early buffer small", () => {
     const { model } = setup();
     for (let r = 0; r < 10; r++) delta(model, 1, "x", `r-${r}`);
-    expect(ensureState(model).state.early.size).toBeLessThanOrEqual(4);
+    expect(ensureState(model).state.replyDraft.early.size).toBeLessThanOrEqual(4);
   });
 
   it("a gap sends snapshot-request; the snapshot replaces the text; held deltas follow", async () => {
@@ -185,7 +185,7 @@ describe("draft from deltas", () => {
     delta(model, 2, "x");
     const [req] = model.intents("snapshot-request");
     model.emit({ type: "snapshot", id: req.id, request_id: null, seq: 0, content: "" });
-    expect(ensureState(model).state.awaiting).toBeNull();
+    expect(ensureState(model).state.replyDraft.awaiting).toBeNull();
   });
 
   it("commit replaces the draft with the committed message", async () => {

@@ -1,80 +1,29 @@
-// Model-level state of the chat panel: the intent channel, the kernel-message dispatch table
-// and the draft of the reply in progress, rebuilt from numbered `delta` messages.
+// Model-level state of the chat panel, shared by `initialize` and every view: it owns the
+// conversation store (conversation.js), the intent channel (channel.js) and the draft of the
+// reply in progress (draft.js), and dispatches the kernel's custom messages to them.
 //
 // It lives at model level (created in `initialize`) so that no delta is missed before a view
-// renders, and so that every view of the same model shares one draft. It owns the
-// conversation store (conversation.js) for the same reasons.
+// renders, and so that every view of the same model shares one draft and one conversation.
 
+import { IntentChannel } from "./channel.js";
 import { Conversation } from "./conversation.js";
+import { ReplyDraft } from "./draft.js";
+
+export { INTENT_TYPES, freshId } from "./channel.js";
+export { SNAPSHOT_RETRY_MS } from "./draft.js";
 
 /** @typedef {import("./types").Model} Model */
 /** @typedef {import("./types").Draft} Draft */
-/** @typedef {import("./types").DraftEvent} DraftEvent */
+/** @typedef {import("./types").StateEvent} StateEvent */
 /** @typedef {import("./types").Streaming} Streaming */
 /** @typedef {import("./types").KernelMessage} KernelMessage */
-/** @typedef {import("./types").DeltaMessage} DeltaMessage */
-/** @typedef {import("./types").SnapshotMessage} SnapshotMessage */
-/** @typedef {import("./types").AckMessage} AckMessage */
-/** @typedef {import("./types").ErrorMessage} ErrorMessage */
 /** @typedef {import("./types").IntentType} IntentType */
 
-/** Intent types the front end may send; mirrors `INTENT_TYPES` in `nbchat/_messages.py`. */
-export const INTENT_TYPES = /** @type {const} */ ([
-  "send",
-  "stop",
-  "retry",
-  "clear",
-  "snapshot-request",
-  "settings",
-]);
-
-/** Deltas that arrive before the `streaming` trait names their request: at most this many ids. */
-const MAX_EARLY_REQUESTS = 4;
-/** ...and at most this many deltas per id (a few flushes' worth). */
-const MAX_EARLY_DELTAS = 1000;
-/** Out-of-order deltas held while a gap is being filled. */
-const MAX_HELD_DELTAS = 1000;
-/** Unanswered intents remembered. */
-const MAX_PENDING = 64;
-/** Finished request ids remembered so that their late deltas are dropped, not buffered. */
-const MAX_ENDED = 32;
-/**
- * A snapshot-request still unanswered after this long is sent again. A request sent while a
- * reloaded page is still wiring its comm can be lost; without this the draft would wait forever.
- */
-export const SNAPSHOT_RETRY_MS = 1500;
-
-let counter = 0;
-/** A fresh intent id. */
-export function freshId() {
-  const c = globalThis.crypto;
-  if (c && typeof c.randomUUID === "function") return c.randomUUID();
-  counter += 1;
-  return `nbchat-${Date.now().toString(36)}-${counter}`;
-}
-
-/**
- * Per-model state shared by `initialize` and every view.
- */
 export class ChatState {
   /** @param {Model} model */
   constructor(model) {
     this.model = model;
-    /** @type {Draft | null} */
-    this.draft = null;
-    /** @type {Map<string, DeltaMessage[]>} deltas whose request is not streaming yet */
-    this.early = new Map();
-    /** @type {Map<number, string>} deltas past a gap, by seq */
-    this.held = new Map();
-    /** @type {string[]} request ids that have finished or been replaced */
-    this.ended = [];
-    /** @type {{request_id: string, id: string} | null} the snapshot-request in flight */
-    this.awaiting = null;
-    /** @type {ReturnType<typeof setTimeout> | undefined} re-sends an unanswered snapshot-request */
-    this.snapshotTimer = undefined;
-    /** @type {Map<string, IntentType>} intents sent and not yet answered */
-    this.pending = new Map();
-    /** @type {Set<(event: DraftEvent) => void>} */
+    /** @type {Set<(event: StateEvent) => void>} */
     this.listeners = new Set();
     /** Views rendered on this model. */
     this.views = 0;
@@ -82,6 +31,16 @@ export class ChatState {
     this.ownedByViews = false;
     /** The conversation (`pages` + `recent`), shared by every view. */
     this.conversation = new Conversation(model);
+    this.channel = new IntentChannel(model, {
+      unanswered: (intent) => this.emit({ kind: "connection", connected: false, intent }),
+      answered: (intent) => this.emit({ kind: "connection", connected: true, intent }),
+    });
+    this.replyDraft = new ReplyDraft({
+      streaming: () => this.streaming(),
+      liveReply: () => this.liveReply(),
+      requestSnapshotIntent: () => this.sendIntent("snapshot-request"),
+      changed: () => this.emit({ kind: "draft" }),
+    });
 
     this.onCustom = this.onCustom.bind(this);
     this.onStreaming = this.onStreaming.bind(this);
@@ -92,23 +51,25 @@ export class ChatState {
     this.onStreaming();
   }
 
+  /** The draft of the reply in progress, or null. */
+  get draft() {
+    return this.replyDraft.current;
+  }
+
   /** Remove every model listener this state registered. */
   dispose() {
-    clearTimeout(this.snapshotTimer);
     this.model.off("msg:custom", this.onCustom);
     this.model.off("change:streaming", this.onStreaming);
     this.conversation.off("change", this.onMessages);
     this.conversation.dispose();
+    this.channel.dispose();
+    this.replyDraft.dispose();
     this.listeners.clear();
-    this.early.clear();
-    this.held.clear();
-    this.pending.clear();
-    this.draft = null;
   }
 
   /**
-   * Subscribe to draft changes and notices; returns the unsubscribe function.
-   * @param {(event: DraftEvent) => void} fn
+   * Subscribe to draft changes, notices and connection changes; returns the unsubscribe function.
+   * @param {(event: StateEvent) => void} fn
    */
   subscribe(fn) {
     this.listeners.add(fn);
@@ -117,26 +78,20 @@ export class ChatState {
     };
   }
 
-  /** @param {DraftEvent} event */
+  /** @param {StateEvent} event */
   emit(event) {
     for (const fn of [...this.listeners]) fn(event);
   }
 
   /**
-   * Send an intent, stamped with a fresh id. The only place that calls `model.send`.
+   * Send an intent (see `IntentChannel.send`).
    * @template {IntentType} T
    * @param {T} type
    * @param {import("./types").IntentBody<T>} [body]
    * @returns {string} the intent id
    */
   sendIntent(type, body) {
-    if (!INTENT_TYPES.includes(type)) throw new Error(`nbchat: unknown intent ${type}`);
-    const id = freshId();
-    this.pending.set(id, type);
-    // The kernel answers every intent; if it never does, do not grow without bound.
-    if (this.pending.size > MAX_PENDING) this.pending.delete(/** @type {string} */ (this.pending.keys().next().value));
-    this.model.send({ ...(body ?? {}), type, id });
-    return id;
+    return this.channel.send(type, body);
   }
 
   /** @returns {Streaming} */
@@ -144,170 +99,37 @@ export class ChatState {
     return this.model.get("streaming") ?? {};
   }
 
-  /** Is the reply in progress already committed to the conversation? */
-  committed() {
+  /**
+   * The reply in progress, or null when there is none or it is already committed to the
+   * conversation. The one place that decides "is the reply committed?".
+   * @returns {Streaming | null}
+   */
+  liveReply() {
     const s = this.streaming();
-    if (!s.id) return false;
-    return this.conversation.has(s.id);
+    if (!s.request_id) return null;
+    if (s.id && this.conversation.has(s.id)) return null;
+    return s;
   }
 
-  /** @param {string} requestId */
-  markEnded(requestId) {
-    if (this.ended.includes(requestId)) return;
-    this.ended.push(requestId);
-    if (this.ended.length > MAX_ENDED) this.ended.shift();
-    this.early.delete(requestId);
-  }
-
-  dropDraft() {
-    if (this.draft) this.markEnded(this.draft.request_id);
-    const had = this.draft !== null;
-    this.draft = null;
-    this.held.clear();
-    this.awaiting = null;
-    if (had) this.emit({ kind: "draft" });
+  /** The draft, if it belongs to the reply in progress. @returns {Draft | null} */
+  liveDraft() {
+    const d = this.replyDraft.current;
+    const live = this.liveReply();
+    return d && live && d.request_id === live.request_id ? d : null;
   }
 
   /** React to the `streaming` trait: start, switch or finish a draft. */
   onStreaming() {
-    const s = this.streaming();
-    const rid = s.request_id;
-    if (!rid || this.committed()) {
-      this.dropDraft();
-      return;
-    }
-    if (this.draft && this.draft.request_id === rid) return;
-    this.dropDraft();
-    this.draft = { request_id: rid, seq: 0, text: "", known: false };
-    const early = this.early.get(rid) ?? [];
-    this.early.delete(rid);
-    for (const d of early) this.applyDelta(d, false);
-    this.emit({ kind: "draft" });
+    this.replyDraft.sync();
   }
 
-  /** The conversation changed: if it gained the message with id === streaming.id, the draft is no longer needed. */
   onMessages() {
-    if (this.draft && this.committed()) this.dropDraft();
-  }
-
-  /**
-   * Ask the kernel for the full text of the reply in progress (deduplicated per request).
-   * @returns {boolean} whether a request was sent
-   */
-  requestSnapshot() {
-    const rid = this.streaming().request_id;
-    if (!rid) return false;
-    if (this.awaiting && this.awaiting.request_id === rid) return false;
-    const id = this.sendIntent("snapshot-request");
-    this.awaiting = { request_id: rid, id };
-    clearTimeout(this.snapshotTimer);
-    this.snapshotTimer = setTimeout(() => {
-      if (this.awaiting && this.awaiting.id === id) {
-        this.awaiting = null;
-        this.requestSnapshot(); // sends nothing once the reply has ended
-      }
-    }, SNAPSHOT_RETRY_MS);
-    return true;
+    this.replyDraft.onConversation();
   }
 
   /** A view rendered: if a reply is in progress and its text is unknown, ask for it. */
   ensureDraftKnown() {
-    const s = this.streaming();
-    if (!s.request_id || this.committed()) return;
-    if (!this.draft || this.draft.request_id !== s.request_id) this.onStreaming();
-    if (this.draft && !this.draft.known) this.requestSnapshot();
-  }
-
-  /**
-   * Apply one delta to the draft.
-   * @param {DeltaMessage} msg
-   * @param {boolean} [notify]
-   */
-  applyDelta(msg, notify = true) {
-    const rid = msg.request_id;
-    const seq = Number(msg.seq);
-    if (typeof rid !== "string" || !Number.isInteger(seq) || typeof msg.text !== "string") return;
-    const d = this.draft;
-    if (!d || d.request_id !== rid) {
-      // Stale (a stopped or finished request) -> drop. Unknown -> the `streaming` update may
-      // still be on its way: buffer a little, keyed by request id.
-      if (this.ended.includes(rid)) return;
-      if (this.streaming().request_id === rid) {
-        // The trait already names this request but no draft is open for it: either it was
-        // committed (drop) or the draft must be (re)opened first.
-        this.onStreaming();
-        if (this.draft && this.draft.request_id === rid) this.applyDelta(msg, notify);
-        return;
-      }
-      let buf = this.early.get(rid);
-      if (!buf) {
-        if (this.early.size >= MAX_EARLY_REQUESTS) {
-          const oldest = this.early.keys().next().value;
-          if (oldest !== undefined) this.early.delete(oldest);
-        }
-        buf = [];
-        this.early.set(rid, buf);
-      }
-      if (buf.length < MAX_EARLY_DELTAS) buf.push(msg);
-      return;
-    }
-    if (seq <= d.seq) return; // duplicate
-    if (seq === d.seq + 1) {
-      d.text += msg.text;
-      d.seq = seq;
-      if (seq === 1) d.known = true;
-      this.drainHeld();
-      if (notify) this.emit({ kind: "draft" });
-      return;
-    }
-    // A gap: hold this delta and ask for the full text so far.
-    if (this.held.size < MAX_HELD_DELTAS) this.held.set(seq, msg.text);
-    this.requestSnapshot();
-  }
-
-  /** Apply held deltas that are now contiguous; forget the ones already covered. */
-  drainHeld() {
-    const d = this.draft;
-    if (!d) return;
-    for (const s of [...this.held.keys()]) if (s <= d.seq) this.held.delete(s);
-    let next = this.held.get(d.seq + 1);
-    while (next !== undefined) {
-      this.held.delete(d.seq + 1);
-      d.text += next;
-      d.seq += 1;
-      next = this.held.get(d.seq + 1);
-    }
-  }
-
-  /** @param {SnapshotMessage} msg */
-  applySnapshot(msg) {
-    if (msg.id) this.pending.delete(msg.id);
-    const d = this.draft;
-    if (this.awaiting && (msg.id === this.awaiting.id || msg.request_id === this.awaiting.request_id)) {
-      this.awaiting = null;
-    }
-    if (!d || !msg.request_id || msg.request_id !== d.request_id) return;
-    const seq = Number(msg.seq);
-    if (!Number.isInteger(seq) || typeof msg.content !== "string") return;
-    // A snapshot older than what we already have would roll the text back.
-    if (seq < d.seq) return;
-    d.text = msg.content;
-    d.seq = seq;
-    d.known = true;
-    this.drainHeld();
-    this.emit({ kind: "draft" });
-  }
-
-  /** @param {AckMessage} msg */
-  applyAck(msg) {
-    this.pending.delete(msg.id);
-  }
-
-  /** @param {ErrorMessage} msg */
-  applyError(msg) {
-    if (msg.id) this.pending.delete(msg.id);
-    if (this.awaiting && msg.id === this.awaiting.id) this.awaiting = null;
-    this.emit({ kind: "notice", message: String(msg.message ?? "unknown error") });
+    this.replyDraft.ensureKnown();
   }
 
   /**
@@ -324,13 +146,24 @@ export class ChatState {
 
 /**
  * The one dispatch table for kernel -> front-end messages (`KERNEL_MESSAGE_TYPES`).
+ * Every message proves the kernel is there; answers settle their intent.
  * @type {{[K in import("./types").KernelMessageType]: (state: ChatState, msg: Extract<KernelMessage, {type: K}>) => void}}
  */
 export const KERNEL_HANDLERS = {
-  delta: (state, msg) => state.applyDelta(msg),
-  snapshot: (state, msg) => state.applySnapshot(msg),
-  ack: (state, msg) => state.applyAck(msg),
-  error: (state, msg) => state.applyError(msg),
+  delta: (state, msg) => {
+    state.channel.answer(null);
+    state.replyDraft.applyDelta(msg);
+  },
+  snapshot: (state, msg) => {
+    state.channel.answer(msg.id);
+    state.replyDraft.applySnapshot(msg);
+  },
+  ack: (state, msg) => state.channel.answer(msg.id),
+  error: (state, msg) => {
+    state.channel.answer(msg.id);
+    state.replyDraft.failed(msg.id);
+    state.emit({ kind: "notice", message: String(msg.message ?? "unknown error") });
+  },
 };
 
 /** @type {WeakMap<object, ChatState>} */

@@ -48,3 +48,72 @@ export async function copyText(text) {
     return false;
   }
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Path data of the panel's icons (24×24 grid, stroked; Material-like shapes). */
+const ICONS = {
+  copy: ["M9 9h10v12H9z", "M5 15V3h10"],
+  check: ["M5 12.5l4.5 4.5L19 7"],
+  retry: ["M4 12a8 8 0 1 0 2.4-5.7", "M4 4v5h5"],
+  clear: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 13h10l1-13"],
+};
+
+/**
+ * An inline SVG icon, built node by node (no markup parsed).
+ * @param {keyof typeof ICONS} name
+ */
+export function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", `nbchat-icon nbchat-icon-${name}`);
+  for (const d of ICONS[name]) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+/**
+ * A button showing only an icon; its name is in aria-label and title.
+ * @param {keyof typeof ICONS} name
+ * @param {string} ariaLabel
+ * @param {{testid?: string, action?: string, className?: string}} [opts]
+ */
+export function iconButton(name, ariaLabel, opts = {}) {
+  const b = button("", ariaLabel, { ...opts, className: `nbchat-icon-btn ${opts.className ?? ""}`.trim() });
+  b.append(icon(name));
+  return b;
+}
+
+/**
+ * Coalesce calls of `fn` to at most one per animation frame.
+ * @param {() => void} fn
+ * @returns {{schedule: () => void, cancel: () => void}}
+ */
+export function perFrame(fn) {
+  let id = 0;
+  // Looked up at call time (tests and some hosts replace them); timers as a fallback.
+  const raf = (/** @type {FrameRequestCallback} */ cb) =>
+    typeof window.requestAnimationFrame === "function"
+      ? window.requestAnimationFrame(cb)
+      : /** @type {number} */ (/** @type {unknown} */ (setTimeout(() => cb(Date.now()), 16)));
+  const caf = (/** @type {number} */ n) =>
+    typeof window.cancelAnimationFrame === "function" ? window.cancelAnimationFrame(n) : clearTimeout(n);
+  return {
+    schedule() {
+      if (!id)
+        id = raf(() => {
+          id = 0;
+          fn();
+        });
+    },
+    cancel() {
+      if (id) caf(id);
+      id = 0;
+    },
+  };
+}

@@ -1,20 +1,24 @@
 // nbchat chat panel: anywidget front-end module (AFM). Wiring only; the pieces live in
-// draft.js (model-level state), conversation.js (the paged conversation), message-list.js,
-// composer.js, settings.js, render-text.js.
+// chat-state.js (model-level state: conversation.js, channel.js, draft.js), message-list.js,
+// composer.js, settings.js, usage-view.js, announcer.js, actions.js and render-text.js.
 
+import { ACTIONS, copiedFlash, delegateClicks } from "./actions.js";
+import { Announcer } from "./announcer.js";
+import { disposeState, ensureState } from "./chat-state.js";
 import { Composer } from "./composer.js";
-import { copyText, h } from "./dom.js";
-import { disposeState, ensureState } from "./draft.js";
+import { h, iconButton, perFrame } from "./dom.js";
 import { MessageList } from "./message-list.js";
 import { Settings } from "./settings.js";
+import { UndoToast } from "./undo-toast.js";
 import { UsageView } from "./usage-view.js";
 
+export { announcement } from "./announcer.js";
+
 /** @typedef {import("./types").Model} Model */
-/** @typedef {import("./types").ChatMessage} ChatMessage */
 /** @typedef {import("./types").PanelStatus} PanelStatus */
 
-/** How long a copy button says "Copied". */
-const COPIED_MS = 1200;
+/** What the panel says while the kernel does not answer. */
+export const NOT_CONNECTED = "Not connected to the kernel — run the cell to reconnect.";
 
 /**
  * Model-level wiring: the draft of the reply in progress must see every delta, and the
@@ -27,197 +31,146 @@ function initialize({ model }) {
 }
 
 /**
- * The words announced by the live region for a status change (not for every token).
- * @param {PanelStatus} prev
- * @param {PanelStatus} next
- * @param {ChatMessage[]} messages
- * @param {string} error
- */
-export function announcement(prev, next, messages, error) {
-  if (next === "streaming") return prev === "streaming" ? "" : "Assistant is replying…";
-  const last = [...(messages ?? [])].reverse().find((m) => m.role === "assistant");
-  if (next === "error") return `Error: ${error || last?.error || "the reply failed"}`;
-  if (prev !== "streaming") return "";
-  if (!last) return "Conversation cleared";
-  switch (last.status) {
-    case "stopped":
-      return "Reply stopped";
-    case "interrupted":
-      return "Reply interrupted";
-    case "error":
-      return `Error: ${last.error || error || "the reply failed"}`;
-    default:
-      return "Reply complete";
-  }
-}
-
-/**
  * @param {{model: Model, el: HTMLElement}} props
  */
 function render({ model, el }) {
   const { state, created } = ensureState(model);
   state.views = (state.views ?? 0) + 1;
   if (created) state.ownedByViews = true;
-  const conversation = state.conversation;
-
+  const { conversation } = state;
   const ac = new AbortController();
   const { signal } = ac;
   /** @type {Set<ReturnType<typeof setTimeout>>} */
   const timers = new Set();
   /** @type {[string, (...args: any[]) => void][]} */
   const modelListeners = [];
-  /**
-   * @param {string} event
-   * @param {(...args: any[]) => void} fn
-   */
-  const listen = (event, fn) => {
+  const listen = (/** @type {string} */ event, /** @type {(...args: any[]) => void} */ fn) => {
     model.on(event, fn);
     modelListeners.push([event, fn]);
   };
 
-  // ---- DOM ----------------------------------------------------------------------------
+  // ---- the pieces -----------------------------------------------------------------------
   const backend = h("span", { className: "nbchat-backend", testid: "backend" });
-  const dot = h("span", { className: "nbchat-dot", attrs: { "aria-hidden": "true" } });
+  // The theme colours are read from the panel's root when the chart renders.
+  const usage = new UsageView(() => root, signal);
+  const clear = iconButton("clear", "Clear conversation", { testid: "clear", action: "clear" });
   const header = h("div", { className: "nbchat-header" }, [
     h("span", { className: "nbchat-title", text: "nbchat" }),
-    dot,
+    h("span", { className: "nbchat-dot", attrs: { "aria-hidden": "true" } }),
     backend,
+    usage.toggle,
+    clear,
   ]);
-  // The theme colours are read from the panel's root (declared below) when the chart renders.
-  const usage = new UsageView(() => /** @type {Element} */ (root), signal);
-  header.append(usage.toggle);
   const banner = h("div", { className: "nbchat-banner", testid: "panel-error" });
   const notice = h("div", { className: "nbchat-banner nbchat-notice", testid: "notice" });
-  banner.hidden = true;
-  notice.hidden = true;
-  const live = h("div", {
-    className: "nbchat-sr-only",
-    testid: "status",
-    attrs: { role: "status", "aria-live": "polite", "aria-atomic": "true" },
+  const offline = h("div", {
+    className: "nbchat-banner nbchat-offline",
+    testid: "not-connected",
+    text: NOT_CONNECTED,
+    attrs: { role: "alert", title: "The kernel did not answer: it was restarted, or the cell has not run since the notebook was opened (or the kernel is busy)." },
   });
+  banner.hidden = notice.hidden = offline.hidden = true;
   const list = new MessageList();
-  const composer = new Composer(
-    {
-      send: (text) => state.sendIntent("send", { text }),
-      stop: () => state.sendIntent("stop"),
-      clear: () => state.sendIntent("clear"),
-    },
-    signal,
-  );
+  const composer = new Composer((action) => ACTIONS[action]?.(ctx, null), signal);
   const settings = new Settings((change) => state.sendIntent("settings", change), signal);
-  const body = h("div", { className: "nbchat-body" }, [list.el, list.jump]);
+  const toast = new UndoToast(timers);
+  const announcer = new Announcer(
+    () => (conversation.resolving ? null : conversation.messages()),
+    () => model.get("error") ?? "",
+    model.get("status") ?? "idle",
+  );
   /** @type {HTMLDivElement} */
   const root = h("div", { className: "nbchat", testid: "nbchat" }, [
     header,
     banner,
     usage.el,
-    body,
+    h("div", { className: "nbchat-body" }, [list.el, list.jump]),
     notice,
+    offline,
+    toast.el,
     composer.el,
     settings.el,
-    live,
+    announcer.el,
   ]);
   el.append(root);
-
-  // ---- announcements --------------------------------------------------------------------
-  /** @param {string} text */
-  const announce = (text) => {
-    if (!text) return;
-    // Re-announce identical text: change the node, not only its value.
-    live.textContent = live.textContent === text ? `${text}\u00a0` : text;
+  /** @type {import("./actions.js").ActionContext} */
+  const ctx = {
+    model,
+    state,
+    composer,
+    list,
+    usage,
+    flash: copiedFlash(timers),
+    clear: () => {
+      const had = conversation.messages().length > 0;
+      const id = state.sendIntent("clear");
+      // Undo is offered once the kernel has cleared (and only if there was something to lose).
+      clearing = had ? id : "";
+    },
+    undoClear: () => {
+      toast.hide();
+      state.sendIntent("undo-clear");
+    },
   };
+  delegateClicks(root, ctx, signal);
+  let clearing = "";
 
   // ---- rendering --------------------------------------------------------------------------
-  let frame = 0;
-  // Looked up at call time (tests and some hosts replace them); timers as a fallback.
-  const raf = (/** @type {FrameRequestCallback} */ cb) =>
-    typeof window.requestAnimationFrame === "function"
-      ? window.requestAnimationFrame(cb)
-      : /** @type {number} */ (/** @type {unknown} */ (setTimeout(() => cb(Date.now()), 16)));
-  const caf = (/** @type {number} */ id) =>
-    typeof window.cancelAnimationFrame === "function" ? window.cancelAnimationFrame(id) : clearTimeout(id);
-  const currentDraft = () => {
-    const d = state.draft;
-    const s = model.get("streaming") ?? {};
-    return d && d.request_id === s.request_id ? d : null;
-  };
-  // While a page of the conversation resolves, the list is frozen as it is (the conversation
-  // still being the previous one, a commit would otherwise blink out and back); it catches up
-  // on the conversation's next "change".
+  // While a page of the conversation resolves, the list is frozen as it is (a commit would
+  // otherwise blink out and back); it catches up on the conversation's next "change".
   let draftStale = false;
   const flushDraft = () => {
-    frame = 0;
-    if (conversation.resolving) {
-      draftStale = true;
-      return;
-    }
-    draftStale = false;
-    list.renderDraft(currentDraft());
+    draftStale = conversation.resolving;
+    if (!draftStale) list.renderDraft(state.liveDraft());
   };
-  /** Coalesce draft updates: at most one render per animation frame. */
-  const scheduleDraft = () => {
-    if (!frame) frame = raf(flushDraft);
-  };
-
-  const renderList = () => {
-    if (conversation.resolving) {
-      renderBanner();
-      return;
-    }
-    const hadLive = list.live?.id;
-    list.update(conversation.messages(), model.get("streaming") ?? {});
-    list.setStreaming(model.get("status") === "streaming");
-    if (list.live && list.live.id !== hadLive) flushDraft();
-    renderBanner();
-  };
+  const draftFrame = perFrame(flushDraft);
 
   const renderBanner = () => {
     const error = model.get("error") ?? "";
-    const messages = conversation.messages();
-    const shown = messages.some((m) => m.status === "error" && m.error === error);
+    const shown = conversation.messages().some((m) => m.status === "error" && m.error === error);
     banner.textContent = error ? `Error: ${error}` : "";
     banner.hidden = !error || shown || model.get("status") === "streaming";
   };
-
-  /** @type {PanelStatus} */
-  let status = model.get("status") ?? "idle";
-  /** A status change whose words depend on a conversation still resolving. @type {[PanelStatus, PanelStatus] | null} */
-  let deferredAnnouncement = null;
+  const renderList = () => {
+    if (!conversation.resolving) {
+      const hadLive = list.live?.id;
+      list.update(conversation.messages(), state.liveReply());
+      list.setStreaming(model.get("status") === "streaming");
+      if (list.live && list.live.id !== hadLive) flushDraft();
+    }
+    renderBanner();
+  };
   const onStatus = () => {
     const next = model.get("status") ?? "idle";
     composer.setStreaming(next === "streaming");
     list.setStreaming(next === "streaming");
     root.dataset.status = next;
-    if (next !== status) {
-      if (conversation.resolving && next !== "streaming") deferredAnnouncement = [status, next];
-      else {
-        deferredAnnouncement = null;
-        announce(announcement(status, next, conversation.messages(), model.get("error")));
-      }
-    }
-    status = next;
+    announcer.statusChanged(next);
     if (next === "streaming") notice.hidden = true;
     renderBanner();
   };
-
   const onBackend = () => {
     backend.textContent = model.get("backend") ?? "";
     backend.title = backend.textContent;
   };
   const onSettings = () =>
     settings.update({ model: model.get("model"), system: model.get("system"), params: model.get("params") });
-
   // Once per committed message or resolved page (deltas are custom messages, not trait changes).
   const onConversation = () => {
     renderList();
     if (draftStale) flushDraft();
     usage.setMessages(conversation.messages());
-    if (deferredAnnouncement && !conversation.resolving) {
-      const [prev, next] = deferredAnnouncement;
-      deferredAnnouncement = null;
-      announce(announcement(prev, next, conversation.messages(), model.get("error")));
-    }
+    announcer.conversationChanged();
+    if (conversation.messages().length) toast.hide();
   };
+  /** @param {boolean} connected */
+  const onConnection = (connected) => {
+    offline.hidden = connected;
+    root.dataset.connected = String(connected);
+    composer.setConnected(connected);
+    if (!connected) announcer.say(NOT_CONNECTED);
+  };
+
   conversation.on("change", onConversation);
   listen("change:streaming", renderList);
   listen("change:status", onStatus);
@@ -226,62 +179,21 @@ function render({ model, el }) {
   listen("change:model", onSettings);
   listen("change:system", onSettings);
   listen("change:params", onSettings);
-
   const unsubscribe = state.subscribe((event) => {
-    if (event.kind === "draft") scheduleDraft();
-    else {
+    if (event.kind === "draft") draftFrame.schedule();
+    else if (event.kind === "connection") {
+      onConnection(event.connected);
+      if (event.intent?.type === "send") composer.settle(event.intent.id, event.connected);
+      if (event.intent && event.intent.id === clearing) {
+        clearing = "";
+        if (event.connected) toast.show();
+      }
+    } else {
       notice.textContent = event.message;
       notice.hidden = false;
-      announce(`Error: ${event.message}`);
+      announcer.say(`Error: ${event.message}`);
     }
   });
-
-  // ---- clicks (one delegated listener) ------------------------------------------------------
-  /**
-   * @param {HTMLElement} btn
-   * @param {boolean} ok
-   */
-  const flash = (btn, ok) => {
-    if (!ok) return;
-    const label = btn.textContent;
-    btn.textContent = "Copied";
-    btn.classList.add("nbchat-copied");
-    const t = setTimeout(() => {
-      timers.delete(t);
-      btn.textContent = label;
-      btn.classList.remove("nbchat-copied");
-    }, COPIED_MS);
-    timers.add(t);
-  };
-  root.addEventListener(
-    "click",
-    (e) => {
-      const target = /** @type {Element | null} */ (e.target);
-      const btn = /** @type {HTMLElement | null} */ (target?.closest?.("[data-action]") ?? null);
-      if (!btn || !root.contains(btn)) return;
-      switch (btn.dataset.action) {
-        case "copy": {
-          const id = /** @type {HTMLElement | null} */ (btn.closest(".nbchat-msg"))?.dataset.id ?? "";
-          void copyText(list.textOf(id, currentDraft())).then((ok) => flash(btn, ok));
-          break;
-        }
-        case "copy-code": {
-          const code = btn.closest(".nbchat-code")?.querySelector("code");
-          void copyText(code?.textContent ?? "").then((ok) => flash(btn, ok));
-          break;
-        }
-        case "retry":
-          if (model.get("status") !== "streaming") state.sendIntent("retry");
-          break;
-        case "jump":
-          list.scrollToBottom();
-          break;
-        default:
-          break;
-      }
-    },
-    { signal },
-  );
 
   // ---- first paint ----------------------------------------------------------------------------
   onBackend();
@@ -289,6 +201,7 @@ function render({ model, el }) {
   renderList();
   usage.setMessages(conversation.messages());
   onStatus();
+  onConnection(state.channel.connected);
   state.ensureDraftKnown();
   flushDraft();
 
@@ -298,8 +211,7 @@ function render({ model, el }) {
     modelListeners.length = 0;
     conversation.off("change", onConversation);
     unsubscribe();
-    if (frame) caf(frame);
-    frame = 0;
+    draftFrame.cancel();
     for (const t of timers) clearTimeout(t);
     timers.clear();
     list.destroy();

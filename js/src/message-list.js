@@ -4,7 +4,7 @@
 // once and only the unfinished tail again (`MarkdownStream`). The committed message replaces it
 // with one full render of the final text.
 
-import { button, h } from "./dom.js";
+import { button, h, iconButton } from "./dom.js";
 import { MarkdownStream, renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
 
 /** @typedef {import("./types").ChatMessage} ChatMessage */
@@ -24,6 +24,28 @@ function known(v) {
 }
 
 /**
+ * A duration: under a second in ms ("TTFT 0.00 s" reads like a missing value), else in s.
+ * @param {number} s seconds
+ */
+export function seconds(s) {
+  return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`;
+}
+
+/**
+ * Why a reply's values are unknown, for the tooltip of those values (or "" if they are not).
+ * @param {Partial<ChatMessage>} msg
+ */
+export function unknownReason(msg) {
+  if (known(msg.usage?.completion) && known(msg.tokens_per_second)) return "";
+  if (msg.status === "stopped")
+    return "Stopped before the server reported usage: the token count and speed of a stopped reply are unknown.";
+  if (msg.status === "interrupted")
+    return "The stream was cut before the server reported usage: the token count and speed are unknown.";
+  if (msg.status === "error") return "The reply failed: the server reported no usage.";
+  return "The server did not report usage for this reply.";
+}
+
+/**
  * Footer values; unknown values are "—", never 0.
  * @param {Partial<ChatMessage>} msg
  */
@@ -40,7 +62,7 @@ export function footerValues(msg) {
   return {
     tokensIn: fmt(usage?.prompt, (n) => String(n)),
     tokensOut: fmt(usage?.completion, (n) => String(n)),
-    ttft: fmt(msg.ttft, (n) => `${n.toFixed(2)} s`),
+    ttft: fmt(msg.ttft, seconds),
     tps: fmt(msg.tokens_per_second, (n) => `${n.toFixed(1)} tok/s`),
     latency: fmt(msg.latency, (n) => `${n.toFixed(2)} s`),
     finish,
@@ -60,17 +82,25 @@ function stat(label, testid, value) {
 }
 
 /**
+ * The footer of a committed reply.
  * @param {Partial<ChatMessage>} msg
  * @param {boolean} withRetry
  */
 function footer(msg, withRetry) {
   const v = footerValues(msg);
+  const why = unknownReason(msg);
+  const out = stat("out", "tokens-out", v.tokensOut);
+  const speed = stat("speed", "tps", v.tps);
+  if (why) {
+    // Say why a value is "—" where it shows (text arrived, but no usage came with it).
+    for (const s of [out, speed]) if (s.textContent?.endsWith(UNKNOWN)) s.title = why;
+  }
   const stats = h("div", { className: "nbchat-stats" }, [
-    ...(msg.model ? [h("span", { className: "nbchat-stat nbchat-model-name", testid: "model-name", text: msg.model })] : []),
+    ...modelName(msg),
     stat("in", "tokens-in", v.tokensIn),
-    stat("out", "tokens-out", v.tokensOut),
+    out,
     stat("TTFT", "ttft", v.ttft),
-    stat("speed", "tps", v.tps),
+    speed,
     h("span", { className: "nbchat-stat nbchat-finish", attrs: { title: "finish reason" } }, [
       h("span", { className: "nbchat-stat-value", testid: "finish", text: v.finish }),
     ]),
@@ -78,14 +108,30 @@ function footer(msg, withRetry) {
   return h("div", { className: "nbchat-footer", testid: "footer" }, [stats, actions(withRetry)]);
 }
 
+/** @param {Partial<ChatMessage>} msg */
+function modelName(msg) {
+  return msg.model ? [h("span", { className: "nbchat-stat nbchat-model-name", testid: "model-name", text: msg.model })] : [];
+}
+
+/**
+ * The footer of the reply in progress: the model and what is happening, no row of "—"
+ * (the numbers come with the committed reply).
+ * @param {Partial<ChatMessage>} msg
+ */
+function liveFooter(msg) {
+  const stats = h("div", { className: "nbchat-stats" }, [
+    ...modelName(msg),
+    h("span", { className: "nbchat-stat nbchat-stat-label", testid: "finish", text: "replying…" }),
+  ]);
+  return h("div", { className: "nbchat-footer", testid: "footer" }, [stats]);
+}
+
 /** @param {boolean} withRetry */
 function actions(withRetry) {
   const box = h("div", { className: "nbchat-actions" }, [
-    button("Copy", "Copy message", { testid: "copy", action: "copy", className: "nbchat-icon-btn" }),
+    iconButton("copy", "Copy message", { testid: "copy", action: "copy" }),
   ]);
-  if (withRetry) {
-    box.append(button("Retry", "Retry the last reply", { testid: "retry", action: "retry", className: "nbchat-icon-btn" }));
-  }
+  if (withRetry) box.append(iconButton("retry", "Retry the last reply", { testid: "retry", action: "retry" }));
   return box;
 }
 
@@ -131,7 +177,7 @@ function streamingNode(streaming) {
   const content = h("div", { className: "nbchat-content", testid: "content" });
   content.append(typing());
   node.append(h("div", { className: "nbchat-bubble" }, [content]));
-  node.append(footer({ model: streaming.model ?? null, status: undefined }, false));
+  node.append(liveFooter({ model: streaming.model ?? null }));
   return node;
 }
 
@@ -210,16 +256,15 @@ export class MessageList {
   /**
    * Reconcile committed messages and the placeholder of the reply in progress.
    * @param {ChatMessage[]} messages
-   * @param {Streaming} streaming
+   * @param {Streaming | null} live the reply in progress, not yet committed (`ChatState.liveReply`)
    */
-  update(messages, streaming) {
+  update(messages, live) {
     const list = Array.isArray(messages) ? messages : [];
     let lastAssistant = "";
     for (const m of list) if (m.role === "assistant") lastAssistant = m.id;
-    const streamingId = streaming && streaming.request_id ? String(streaming.id ?? "") : "";
-    const committed = streamingId !== "" && list.some((m) => m.id === streamingId);
+    const streamingId = live ? String(live.id ?? "") : "";
     // While a reply streams, the previous reply is not "the last one" to retry.
-    if (streamingId && !committed) lastAssistant = "";
+    if (streamingId) lastAssistant = "";
 
     let changed = false;
     const seen = new Set();
@@ -263,10 +308,10 @@ export class MessageList {
       }
     }
     // The reply in progress: one node, last.
-    if (streamingId && !committed) {
+    if (live && streamingId) {
       if (!this.live || this.live.id !== streamingId) {
         this.live?.el.remove();
-        const el = streamingNode(streaming);
+        const el = streamingNode(live);
         const content = /** @type {HTMLElement} */ (el.querySelector("[data-testid=content]"));
         this.live = { el, id: streamingId, content, stream: null };
         changed = true;

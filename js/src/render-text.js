@@ -143,7 +143,7 @@ function decorate(pre, label) {
   lang.textContent = label;
   const btn = doc.createElement("button");
   btn.type = "button";
-  btn.className = "nbchat-icon-btn nbchat-copy-code";
+  btn.className = "nbchat-text-btn nbchat-copy-code";
   btn.dataset.testid = "copy-code";
   btn.dataset.action = "copy-code";
   btn.setAttribute("aria-label", "Copy code");

@@ -2,7 +2,7 @@
  * Types shared by the nbchat front end.
  *
  * The traits mirror `ChatPanel` in `nbchat/widget.py`; the custom-message vocabulary mirrors
- * `nbchat/_messages.py` exactly (renaming either side must break `npm run typecheck` or the
+ * the Python vocabulary (`nbchat/panel/vocabulary.py`) exactly (renaming either side must break `npm run typecheck` or the
  * vocabulary test in `__tests__/protocol.test.js`). The kernel owns every trait: the front
  * end never calls `model.set`, it only sends intents.
  */
@@ -53,13 +53,17 @@ export interface Streaming {
   created_at?: string;
 }
 
+/** Generation parameters: `PARAMS` in nbchat/records.py (tests/test_records.py checks it). */
 export interface Params {
   temperature: number | null;
   max_tokens: number | null;
+  stop: string[] | null;
+  top_p: number | null;
+  top_k: number | null;
 }
 
 /**
- * Synced traits of `ChatPanel` (nbchat/widget.py). The conversation is paged: the messages of
+ * Synced traits of `ChatPanel` (nbchat/panel/widget.py). The conversation is paged: the messages of
  * `pages` (oldest first), then `recent`. Read it through `Conversation` (conversation.js).
  */
 export interface ChatTraits {
@@ -79,7 +83,7 @@ export interface ChatTraits {
   error: string;
 }
 
-/** The anywidget model of `ChatPanel` (nbchat/widget.py). */
+/** The anywidget model of `ChatPanel` (nbchat/panel/widget.py). */
 export type Model = AnyModel<ChatTraits>;
 
 /**
@@ -99,6 +103,8 @@ export interface SendIntent { type: "send"; id: string; text: string }
 export interface StopIntent { type: "stop"; id: string }
 export interface RetryIntent { type: "retry"; id: string }
 export interface ClearIntent { type: "clear"; id: string }
+/** Put back the messages the last `clear` removed (while the conversation is still empty). */
+export interface UndoClearIntent { type: "undo-clear"; id: string }
 export interface SnapshotRequest { type: "snapshot-request"; id: string }
 export interface SettingsIntent {
   type: "settings";
@@ -114,6 +120,7 @@ export type Intent =
   | StopIntent
   | RetryIntent
   | ClearIntent
+  | UndoClearIntent
   | SnapshotRequest
   | SettingsIntent;
 
@@ -150,6 +157,9 @@ export interface Draft {
   known: boolean;
 }
 
-export type DraftEvent =
+/** What `ChatState` tells its views. */
+export type StateEvent =
   | { kind: "draft" }
-  | { kind: "notice"; message: string };
+  | { kind: "notice"; message: string }
+  /** The kernel answered (`connected`) or left an intent unanswered; `intent` is that intent. */
+  | { kind: "connection"; connected: boolean; intent: Intent | null };

@@ -118,7 +118,11 @@ export class UsageView {
    */
   constructor(themeRoot, signal) {
     this.themeRoot = themeRoot;
-    this.toggle = button("Usage", "Show token usage", { testid: "usage-toggle", className: "nbchat-icon-btn nbchat-usage-toggle" });
+    this.toggle = button("Usage", "Show token usage", {
+      testid: "usage-toggle",
+      action: "usage",
+      className: "nbchat-btn nbchat-btn-ghost nbchat-usage-toggle",
+    });
     this.toggle.setAttribute("aria-pressed", "false");
     this.summary = h("div", { className: "nbchat-usage-summary", testid: "usage-summary" });
     this.legend = h("div", { className: "nbchat-usage-legend", attrs: { "aria-hidden": "true" } });
@@ -146,7 +150,6 @@ export class UsageView {
     this.resizeObserver = null;
     /** @type {MutationObserver | null} */
     this.themeObserver = null;
-    this.toggle.addEventListener("click", () => this.setOpen(this.el.hidden), { signal });
     this.el.addEventListener("mouseleave", () => this.showTooltip(null, 0, 0), { signal });
   }
 
