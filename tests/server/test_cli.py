@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -92,3 +95,74 @@ def test_parser_has_subcommands_and_defaults() -> None:
     )
     with pytest.raises(SystemExit):
         build_parser().parse_args([])
+
+
+# ------------------------------------------------------------------ hardening (issue 10, 12)
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    _, err = process.communicate(timeout=10)
+    return err
+
+
+def test_cli_replay_enforces_the_api_key(tmp_path: Path) -> None:
+    answer = {"chat_completion": {"message": {"role": "agent", "content": "recorded"}}}
+    cassette = {
+        "version": 1,
+        "exchanges": [
+            {
+                "api": "egp",
+                "path": EGP,
+                "request": {"model": "demo", "messages": USER_TOKEN},
+                "status": 200,
+                "content_type": "application/json",
+                "response_t": 0,
+                "body": [[0, base64.b64encode(json.dumps(answer).encode()).decode()]],
+            }
+        ],
+    }
+    path = tmp_path / "lesson.json"
+    path.write_text(json.dumps(cassette), "utf-8")
+    process, lines = start("-m", "nbchat.cli", "serve", "--replay", str(path), "--api-key", "X")
+    try:
+        url = lines[0].rsplit(" ", 1)[1]
+        body = {"model": "demo", "messages": USER_TOKEN}
+        assert requests.post(url + EGP, json=body, timeout=10).status_code == 401
+        ok = requests.post(url + EGP, json=body, headers={"x-api-key": "X"}, timeout=10)
+        assert ok.json()["chat_completion"]["message"]["content"] == "recorded"
+    finally:
+        _stop(process)
+
+
+def test_cli_rpm_limits_requests() -> None:
+    process, lines = start("-m", "nbchat.cli", "serve", "--rpm", "2")
+    try:
+        assert any("2 requests per minute" in line for line in lines)
+        url = lines[0].rsplit(" ", 1)[1]
+        body = {"model": "echo", "messages": USER_TOKEN}
+        statuses = [requests.post(url + EGP, json=body, timeout=10).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+    finally:
+        _stop(process)
+
+
+def test_cli_warns_on_stderr_for_a_public_host_without_a_key() -> None:
+    process, _ = start("-m", "nbchat.cli", "serve", "--host", "0.0.0.0")
+    err = _stop(process)
+    assert "warning" in err and "without an API key" in err
+    assert "Traceback" not in err
+    keyed, _ = start("-m", "nbchat.cli", "serve", "--host", "0.0.0.0", "--api-key", "k")
+    assert "warning" not in _stop(keyed)
+
+
+def test_cli_rejects_a_bad_rpm_and_speed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--rpm", "0"])
+    assert "positive integer" in capsys.readouterr().err
+    path = tmp_path / "empty.json"
+    path.write_text('{"version": 1, "exchanges": []}', "utf-8")
+    assert main(["serve", "--port", "0", "--replay", str(path), "--speed", "nan"]) == 1
+    assert "speed must be a finite number" in capsys.readouterr().err
