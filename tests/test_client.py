@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import nbchat
-import nbchat._stream
+import nbchat.client.retry
 from nbchat.server import Server, serve
 from tests.scripted import Script, ScriptedServer
 
@@ -29,11 +29,14 @@ BASES = {"egp": "/egp/v1", "openai": "/v1"}
 QUESTION = [{"role": "user", "content": "What is a token?"}]
 CANARY = "sk-canary-5f3a9e"
 
-_uniq = itertools.count(1000)
+_uniq = itertools.count(150)
 
 
 def uniq() -> int:
-    """A number that makes a model string unique (the server counts ``times=`` per string)."""
+    """A number that makes a model string unique (the server counts ``times=`` per string).
+
+    Also used as a long ``stall=`` (150 s and more), under the server's cap of 300 s.
+    """
     return next(_uniq)
 
 
@@ -75,7 +78,7 @@ def api(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Header-less backoff in milliseconds, so retry tests stay fast (server delays still hold)."""
-    monkeypatch.setattr(nbchat._stream, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(nbchat.client.retry, "BACKOFF_BASE_S", 0.01)
 
 
 @pytest.fixture(scope="module")
@@ -343,15 +346,15 @@ def test_openai_retries_once_without_stream_options(scripted: ScriptedServer) ->
 
 def test_max_completion_tokens_for_api_openai_com() -> None:
     official = nbchat.Client(api="openai", base_url="https://api.openai.com/v1", api_key="k")
-    body = official._payload(QUESTION, "gpt-4o", {"max_tokens": 5}, True)
+    body = official.request(QUESTION, "gpt-4o", max_tokens=5).payload
     assert body["max_completion_tokens"] == 5 and "max_tokens" not in body
     other = nbchat.Client(api="openai", base_url="http://localhost:8000/v1", api_key="k")
-    body = other._payload(QUESTION, "m", {"max_tokens": 5}, True)
+    body = other.request(QUESTION, "m", max_tokens=5).payload
     assert body["max_tokens"] == 5 and "max_completion_tokens" not in body
     forced = nbchat.Client(
         api="openai", base_url="http://x/v1", api_key="k", max_tokens_field="max_completion_tokens"
     )
-    assert "max_completion_tokens" in forced._payload(QUESTION, "m", {"max_tokens": 5}, False)
+    assert "max_completion_tokens" in forced.request(QUESTION, "m", stream=False, max_tokens=5).payload
 
 
 def test_extra_is_merged(scripted: ScriptedServer, api: str) -> None:

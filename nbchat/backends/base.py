@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
-from nbchat.conversation import Delta, Usage
+from nbchat.records import PARAMS, Delta, Usage
 
-__all__ = ["Backend", "Params", "clean_messages", "int_or_none"]
+__all__ = ["Backend", "Params", "clean_messages", "int_or_none", "usage_of", "wire_params"]
 
-
-class Params(TypedDict, total=False):
-    """Generation parameters, by nbchat's names (mapped to wire names by each backend)."""
-
-    temperature: float
-    max_tokens: int
-    stop: list[str]
-    top_p: float
-    top_k: int
-    extra: dict[str, Any]
+#: Generation parameters by nbchat's names, checked by ``records.check_params``
+#: (``extra``: a dict merged into the request body).
+Params = Mapping[str, Any]
 
 
 class Backend(Protocol):
@@ -31,7 +24,13 @@ class Backend(Protocol):
 
     def endpoint(self, base_url: str) -> str: ...
 
-    def auth_headers(self, api_key: str | None, header: str | None) -> dict[str, str]: ...
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (never the key)."""
+        ...
+
+    def auth(self, header: str | None) -> tuple[str, str]:
+        """(header name, prefix) the key is sent with; ``header`` overrides the API's own."""
+        ...
 
     def build_payload(
         self,
@@ -49,6 +48,25 @@ class Backend(Protocol):
     def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:
         """Whether a clean end of body (after at least one event) is a complete reply."""
         ...
+
+    def fallback_payload(
+        self, payload: Mapping[str, Any], status: int | None, message: str
+    ) -> dict[str, Any] | None:
+        """A payload to try once more after the server rejected this one, or None."""
+        ...
+
+
+def wire_params(
+    api: str, params: Params, rename: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The set parameters under ``api``'s wire names (only the ones the user set are sent)."""
+    out: dict[str, Any] = {}
+    for name, param in PARAMS.items():
+        value = params.get(name)
+        if value is not None:
+            wire = param.wire[api]
+            out[(rename or {}).get(wire, wire)] = value
+    return out
 
 
 def clean_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

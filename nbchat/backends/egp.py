@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbchat.backends.base import Params, clean_messages, usage_of
-from nbchat.conversation import Delta, ToolRequest
+from nbchat.backends.base import Params, clean_messages, usage_of, wire_params
+from nbchat.records import Delta, ToolRequest
 
 __all__ = ["EGP"]
 
@@ -22,11 +22,11 @@ class EGP:
     def endpoint(self, base_url: str) -> str:
         return base_url.rstrip("/") + "/chat-completions"
 
-    def auth_headers(self, api_key: str | None, header: str | None) -> dict[str, str]:
-        h = {"accept": "application/json", "content-type": "application/json"}
-        if api_key:
-            h[header or "x-api-key"] = api_key
-        return h
+    def headers(self) -> dict[str, str]:
+        return {"accept": "application/json", "content-type": "application/json"}
+
+    def auth(self, header: str | None) -> tuple[str, str]:
+        return (header or "x-api-key"), ""
 
     def build_payload(
         self,
@@ -39,18 +39,8 @@ class EGP:
         body: dict[str, Any] = {"model": model, "messages": clean_messages(messages)}
         if stream:
             body["stream"] = True
-        mp: dict[str, Any] = {}
         # Only the parameters the user set are sent (PROTOCOL.md 2.1); camelCase on the wire.
-        for ours, wire in (
-            ("temperature", "temperature"),
-            ("max_tokens", "max_tokens"),
-            ("stop", "stop_sequences"),
-            ("top_p", "topP"),
-            ("top_k", "topK"),
-        ):
-            value = params.get(ours)
-            if value is not None:
-                mp[wire] = value
+        mp = wire_params(self.name, params)
         if mp:
             body["model_parameters"] = mp
         body.update(params.get("extra") or {})
@@ -65,6 +55,11 @@ class EGP:
     def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:
         # EGP ends a stream with the end of the body; finish_reason is often null.
         return True
+
+    def fallback_payload(
+        self, payload: Mapping[str, Any], status: int | None, message: str
+    ) -> dict[str, Any] | None:
+        return None
 
     @staticmethod
     def _parse(data: Any) -> Delta:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbchat.backends.base import Params, clean_messages, int_or_none, usage_of
-from nbchat.conversation import Delta
+from nbchat.backends.base import Params, clean_messages, int_or_none, usage_of, wire_params
+from nbchat.records import Delta
 
 __all__ = ["OpenAI"]
 
@@ -22,14 +22,13 @@ class OpenAI:
     def endpoint(self, base_url: str) -> str:
         return base_url.rstrip("/") + "/chat/completions"
 
-    def auth_headers(self, api_key: str | None, header: str | None) -> dict[str, str]:
-        h = {"content-type": "application/json"}
-        if api_key:
-            if header and header.lower() != "authorization":
-                h[header] = api_key
-            else:
-                h["authorization"] = f"Bearer {api_key}"
-        return h
+    def headers(self) -> dict[str, str]:
+        return {"content-type": "application/json"}
+
+    def auth(self, header: str | None) -> tuple[str, str]:
+        if header and header.lower() != "authorization":
+            return header, ""
+        return "authorization", "Bearer "
 
     def build_payload(
         self,
@@ -45,16 +44,7 @@ class OpenAI:
             if options.get("include_usage", True):
                 body["stream_options"] = {"include_usage": True}
         max_field = str(options.get("max_tokens_field") or "max_tokens")
-        for ours, wire in (
-            ("temperature", "temperature"),
-            ("max_tokens", max_field),
-            ("stop", "stop"),
-            ("top_p", "top_p"),
-            ("top_k", "top_k"),  # non-standard; vLLM and llama.cpp read it
-        ):
-            value = params.get(ours)
-            if value is not None:
-                body[wire] = value
+        body.update(wire_params(self.name, params, {"max_tokens": max_field}))
         body.update(params.get("extra") or {})
         return body
 
@@ -135,6 +125,14 @@ class OpenAI:
 
     def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:
         return saw_done or saw_finish
+
+    def fallback_payload(
+        self, payload: Mapping[str, Any], status: int | None, message: str
+    ) -> dict[str, Any] | None:
+        """Some servers reject ``stream_options``: retry once without it (usage unknown)."""
+        if "stream_options" in payload and status in (400, 422) and "stream_options" in message:
+            return {k: v for k, v in payload.items() if k != "stream_options"}
+        return None
 
 
 def _usage(u: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.client
-import json
 import socket
 import time
 import urllib.parse
@@ -34,7 +33,6 @@ __all__ = [
     "ERROR_BODY_LIMIT",
     "BodyInterrupted",
     "error_from_response",
-    "error_message",
     "iter_body",
     "make_session",
     "post",
@@ -165,62 +163,14 @@ def read_limited(response: requests.Response, limit: int = ERROR_BODY_LIMIT) -> 
     return bytes(out[:limit])
 
 
-def error_message(status: int, body: bytes) -> str:
-    """The server's own message from an error body, by PROTOCOL.md 2.5 and 3.4.
+def error_from_response(
+    response: requests.Response, message_of: Callable[[bytes], str]
+) -> APIError:
+    """The typed exception for a non-2xx response (reads at most ERROR_BODY_LIMIT bytes).
 
-    EGP ``{"detail": ...}`` (unwrapped while it is an object; a FastAPI list becomes
-    ``loc: msg`` items joined by ``; ``), OpenAI ``{"error": {"message": ...}}``, a plain
-    ``error`` string, vLLM's flat ``message``; otherwise the first 200 characters of the text.
+    ``message_of`` reads the server's own message out of the body: the API's business
+    (``nbchat.backends.errors.body_message``), not the transport's.
     """
-    text = body.decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    msg = message_from_json(data) if data is not None else None
-    if msg:
-        return msg
-    snippet = " ".join(text.split())[:200]
-    return snippet or "(empty body)"
-
-
-def message_from_json(data: Any) -> str | None:
-    """The human message inside an error JSON value, or None if it has none."""
-    if isinstance(data, str):
-        return data
-    if not isinstance(data, dict):
-        return None
-    if "detail" in data:
-        detail = data["detail"]
-        while isinstance(detail, dict) and "detail" in detail:
-            detail = detail["detail"]
-        if isinstance(detail, list):
-            items = []
-            for item in detail:
-                if isinstance(item, dict):
-                    loc = ".".join(str(x) for x in item.get("loc", []))
-                    msg = str(item.get("msg", ""))
-                    items.append(f"{loc}: {msg}" if loc else msg)
-                else:
-                    items.append(str(item))
-            return "; ".join(items)
-        if isinstance(detail, dict):
-            return message_from_json(detail) or json.dumps(detail)
-        return str(detail)
-    err = data.get("error")
-    if isinstance(err, dict):
-        if err.get("message"):
-            return str(err["message"])
-        return json.dumps(err)
-    if isinstance(err, str) and err:
-        return err
-    if data.get("message"):
-        return str(data["message"])
-    return None
-
-
-def error_from_response(response: requests.Response) -> APIError:
-    """The typed exception for a non-2xx response (reads at most ERROR_BODY_LIMIT bytes)."""
     status = response.status_code
     try:
         body = read_limited(response)
@@ -228,7 +178,7 @@ def error_from_response(response: requests.Response) -> APIError:
         body = b""
     finally:
         response.close()
-    msg = error_message(status, body)
+    msg = message_of(body)
     where = _where(response.url)
     if status in (401, 403):
         what = "authentication failed" if status == 401 else "permission denied"

@@ -1,13 +1,8 @@
-"""The chat client: transport + a protocol adapter + the retry policy. No widget code here.
+"""``Client``: one server's configuration; builds immutable requests and opens streams.
 
-::
-
-    client = Client(base_url=..., api_key=..., api="egp")   # or api="openai"
-    reply = client.complete(messages, model="...")
-    with client.stream(messages, model="...") as stream:
-        for chunk in stream:
-            print(chunk.delta, end="")
-    stream.reply
+No I/O beyond handing a :class:`~nbchat.client.Request` to a
+:class:`~nbchat.client.Stream`; no widget code. The retry policy lives in
+``nbchat.client.retry``, reply assembly in ``nbchat.backends.accumulator``.
 """
 
 from __future__ import annotations
@@ -18,12 +13,11 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nbchat._exceptions import (
-    ConfigError,
-)
-from nbchat._stream import Stream
-from nbchat.backends import Backend, Params, get_backend
-from nbchat.conversation import Reply
+from nbchat._exceptions import ConfigError
+from nbchat.backends import Backend, get_backend
+from nbchat.client.request import Request, Secret
+from nbchat.client.stream import Stream
+from nbchat.records import Reply, check_params
 from nbchat.transport import http
 
 if TYPE_CHECKING:
@@ -35,26 +29,6 @@ log = logging.getLogger("nbchat")
 
 #: (connect, read) seconds; the read timeout applies between chunks too (PROTOCOL.md 6).
 DEFAULT_TIMEOUT = (10.0, 120.0)
-
-
-class _Secret:
-    """Holds the API key; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def get(self) -> str | None:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("an API key cannot be pickled")
 
 
 class Client:
@@ -109,7 +83,7 @@ class Client:
         self.base_url = (
             base_url or os.environ.get(self.backend.base_url_env) or self.backend.default_base_url
         ).rstrip("/")
-        self._key = _Secret(api_key or os.environ.get(self.backend.api_key_env) or None)
+        self._key = Secret(api_key or os.environ.get(self.backend.api_key_env) or None)
         self.timeout: tuple[float, float] = (
             (float(timeout), float(timeout))
             if isinstance(timeout, (int, float))
@@ -143,9 +117,44 @@ class Client:
     def has_key(self) -> bool:
         return bool(self._key.get())
 
+    def request(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        model: str,
+        *,
+        stream: bool = True,
+        **params: Any,
+    ) -> Request:
+        """The request that ``stream()`` / ``complete()`` would send, without sending it."""
+        checked = check_params(params)
+        payload = self.backend.build_payload(
+            [dict(m) for m in messages], model, checked, stream, self.options
+        )
+        header, prefix = self.backend.auth(self.auth_header)
+        headers = self.backend.headers()
+        headers.update(self.extra_headers)
+        return Request(
+            backend=self.backend,
+            url=self.url,
+            model=model,
+            payload=payload,
+            stream=stream,
+            headers=headers,
+            auth_header=header,
+            auth_prefix=prefix,
+            key=self._key,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            recorder=self._recorder,
+        )
+
+    def open(self, request: Request) -> Stream:
+        """A stream for ``request`` on this client's connection pool (sent when iterated)."""
+        return Stream(request, self._session)
+
     def stream(self, messages: Iterable[Mapping[str, Any]], model: str, **params: Any) -> Stream:
         """Start a streamed reply. The request is sent when iteration begins."""
-        return Stream(self, [dict(m) for m in messages], model, _params(params), stream=True)
+        return self.open(self.request(messages, model, stream=True, **params))
 
     def complete(self, messages: Iterable[Mapping[str, Any]], model: str, **params: Any) -> Reply:
         """Send the conversation and return the whole reply.
@@ -153,7 +162,7 @@ class Client:
         Raises the typed :class:`~nbchat.APIError` subclasses; a reply cut short raises
         :class:`~nbchat.StreamError` with the partial text.
         """
-        s = Stream(self, [dict(m) for m in messages], model, _params(params), stream=False)
+        s = self.open(self.request(messages, model, stream=False, **params))
         with s:
             for _ in s:
                 pass
@@ -174,32 +183,3 @@ class Client:
             f"Client(api={self.api!r}, base_url={self.base_url!r}, "
             f"api_key={self._key!r}, max_retries={self.max_retries})"
         )
-
-    # -- used by Stream ----------------------------------------------------------------
-
-    def _headers(self) -> dict[str, str]:
-        h = self.backend.auth_headers(self._key.get(), self.auth_header)
-        h.update(self.extra_headers)
-        return h
-
-    def _payload(
-        self, messages: list[dict[str, Any]], model: str, params: Params, stream: bool
-    ) -> dict[str, Any]:
-        return self.backend.build_payload(messages, model, params, stream, self.options)
-
-
-def _params(params: Mapping[str, Any]) -> Params:
-    allowed = {"temperature", "max_tokens", "stop", "top_p", "top_k", "extra"}
-    unknown = set(params) - allowed
-    if unknown:
-        raise ConfigError(
-            f"unknown parameter(s) {sorted(unknown)}; use {sorted(allowed)} "
-            "(extra={...} is merged into the request body)"
-        )
-    out: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
-    stop = out.get("stop")
-    if isinstance(stop, str):
-        out["stop"] = [stop]
-    elif stop is not None:
-        out["stop"] = [str(s) for s in stop]
-    return out  # type: ignore[return-value]
