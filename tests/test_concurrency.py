@@ -26,7 +26,7 @@ class Recording(ChatPanel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        commit = self._sink.finish
+        commit = self._runner.finish
 
         def finish(message: dict[str, Any]) -> None:
             commit(message)
@@ -34,7 +34,7 @@ class Recording(ChatPanel):
                 {"type": "committed", "request_id": message["request_id"]}
             )
 
-        self._sink.finish = finish  # type: ignore[method-assign]
+        self._runner.finish = finish  # type: ignore[method-assign]
 
 
 def _panel(server: Any, model: str) -> Recording:

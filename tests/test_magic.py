@@ -213,3 +213,145 @@ def test_in_a_real_kernel(tmp_path: Any) -> None:
     printed = nb.cells[3].outputs[0]["text"]
     assert printed.startswith("['user', 'assistant', 'user', 'assistant']")
     assert "<NA>" in printed  # the user rows have no usage: NA, not 0
+
+
+# ---- issue 11, item 10 -------------------------------------------------------------------
+
+
+def run_cell(ip: Any, source: str) -> tuple[Any, Any]:
+    """Run ``source`` as a notebook cell would be run (input transformers included)."""
+    with capture_output() as cap:
+        result = ip.run_cell(source)
+    return result, cap
+
+
+def test_a_cell_with_only_new_resets(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f"--base-url {base} --model demo", "hi")
+    assert magic.conversation(ip)
+    for source in ("%%chat --new", "%%chat --new\n", "%%chat --new\n\n  \n"):
+        run(ip, "", "again")
+        result, cap = run_cell(ip, source)
+        assert result.success, (source, cap.stderr, result.error_in_exec)
+        assert "empty" not in cap.stderr
+        assert magic.conversation(ip) == []
+        assert "New conversation" in text_of(cap.outputs[-1])
+    # the settings stay: the next cell needs no --model
+    run(ip, "", "hello")
+    assert len(magic.conversation(ip)) == 2
+
+
+def test_empty_cell_without_new_is_a_usage_error(ip: Any) -> None:
+    result, cap = run_cell(ip, "%%chat --model demo")
+    assert not result.success
+    assert "the cell is empty" in cap.stderr and "UsageError" in cap.stderr
+
+
+def test_bad_option_is_reported_once(ip: Any) -> None:
+    result, cap = run_cell(ip, "%%chat --bogus\nhi")
+    assert not result.success
+    assert "UsageError: %%chat: unrecognized arguments: --bogus" in cap.stderr
+    assert "%%chat: %%chat" not in cap.stderr
+    assert "Traceback" not in cap.stderr
+
+
+def test_chat_history_rejects_an_unknown_argument(ip: Any) -> None:
+    with pytest.raises(ValueError, match="'bogus'"):
+        magic.chat_history("bogus", ip)
+    result, cap = run_cell(ip, "%chat_history bogus")
+    assert not result.success
+    assert "UsageError: %chat_history: unknown argument 'bogus'" in cap.stderr
+
+
+def test_line_magic_sends_the_line_question_mark_included(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f"--base-url {base} --model demo", "hi")
+    result, cap = run_cell(ip, "%chat What is a token?")
+    assert result.success, (cap.stdout, cap.stderr)
+    assert "not found" not in cap.stdout + cap.stderr
+    msgs = magic.conversation(ip)
+    assert msgs[-2]["content"] == "What is a token?"
+    assert "token" in msgs[-1]["content"].lower()
+    # quotes and apostrophes are text too; indented use inside a block works
+    result, cap = run_cell(ip, 'if True:\n    %chat What\'s "a" token?\n')
+    assert result.success, cap.stderr
+    assert magic.conversation(ip)[-2]["content"] == 'What\'s "a" token?'
+    # options before the message are parsed
+    result, cap = run_cell(ip, "%chat --temperature 0.5 Why?")
+    assert result.success, cap.stderr
+    assert magic.conversation(ip)[-2]["content"] == "Why?"
+    assert magic.conversation(ip)[-2]["params"]["temperature"] == 0.5
+
+
+def test_api_error_fails_the_cell_after_the_partial_reply(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    source = f"%%chat --base-url {base} --model demo?fault=drop&after=5\nWhat is a token?"
+    result, cap = run_cell(ip, source)
+    assert not result.success
+    assert isinstance(result.error_in_exec, nbchat.APIError)
+    msg = magic.conversation(ip)[-1]
+    assert msg["content"] and text_of(cap.outputs[-1]).startswith(msg["content"])
+    # the next cell runs normally
+    result, cap = run_cell(ip, "%%chat --model demo\nhi")
+    assert result.success
+
+
+def test_generation_parameters_from_the_params_table(ip: Any, live_server: Any) -> None:
+    from nbchat.records import PARAMS
+
+    help_text = magic._parser("%%chat", words=False).format_help()
+    for name in PARAMS:
+        assert "--" + name.replace("_", "-") in help_text
+    base = live_server.url + "/egp/v1"
+    seen: list[dict[str, Any]] = []
+    original = nbchat.Client.stream
+
+    def spy(self: Any, messages: Any, model: Any, **params: Any) -> Any:
+        seen.append(params)
+        return original(self, messages, model, **params)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(nbchat.Client, "stream", spy)
+        run(ip, f"--base-url {base} --model demo --temperature 0.3 --max-tokens 7", "hi")
+        run(ip, "", "again")  # the options stick
+        run(ip, "--temperature ''", "and again")  # an empty value unsets
+    assert seen[0] == {"temperature": 0.3, "max_tokens": 7}
+    assert seen[1] == seen[0]
+    assert seen[2] == {"max_tokens": 7}
+    msgs = magic.conversation(ip)
+    assert msgs[0]["params"]["temperature"] == 0.3 and msgs[1]["params"]["max_tokens"] == 7
+    assert history(msgs)["max_tokens"].tolist()[:2] == [7, 7]
+    with pytest.raises(ValueError, match="temperature"):
+        magic.chat("--temperature hot", "hi", ip)
+    with pytest.raises(ValueError, match="max_tokens"):
+        magic.chat("--max-tokens 0", "hi", ip)
+
+
+def test_output_stores_the_reply(ip: Any, live_server: Any) -> None:
+    base = live_server.url + "/egp/v1"
+    run(ip, f"--base-url {base} --model demo -o answer", "What is a token?")
+    reply = ip.user_ns["answer"]
+    assert isinstance(reply, nbchat.Reply)
+    assert reply.content == magic.conversation(ip)[-1]["content"]
+    run(ip, "", "again")  # -o does not stick
+    assert ip.user_ns["answer"] is reply
+    with pytest.raises(ValueError, match="variable name"):
+        magic.chat("-o 1x", "hi", ip)
+
+
+def test_stop_button_keeps_the_partial_text(ip: Any, live_server: Any) -> None:
+    """KeyboardInterrupt (the notebook's stop button) inside the cell: stopped, text kept."""
+    base = live_server.url + "/egp/v1"
+
+    class Interrupting(magic._CellSink):
+        def delta(self, request_id: str, seq: int, text: str) -> None:
+            super().delta(request_id, seq, text)
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(magic, "_CellSink", Interrupting)
+        outputs = run(ip, f"--base-url {base} --model demo?tps=50", "What is a token?")
+    msg = magic.conversation(ip)[-1]
+    assert msg["status"] == "stopped"
+    assert msg["content"]
+    assert "stopped" in text_of(outputs[-1])

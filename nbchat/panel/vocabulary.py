@@ -1,7 +1,7 @@
 """The widget's message vocabulary, mirrored in ``js/src/types.d.ts``.
 
 State lives in synced traits (the conversation as ``pages`` + ``recent``, see
-``nbchat._pages``; ``status``, ``streaming``, ``model``, ``system``, ``params``, ``backend``,
+``nbchat.panel.pages``; ``status``, ``streaming``, ``model``, ``system``, ``params``, ``backend``,
 ``error``). Custom messages carry only intents (front end -> kernel) and streamed text
 (kernel -> front end). Every intent carries an ``id``; the kernel always answers it with
 ``ack`` or ``error``.
@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-MessageStatus = Literal["complete", "stopped", "interrupted", "error"]
+from nbchat.records import MessageStatus
+
 PanelStatus = Literal["idle", "streaming", "error"]
 
 
 class ChatMessage(TypedDict):
-    """One message of the conversation (``ChatPanel.messages``; synced in pages and ``recent``)."""
+    """One message of the conversation (``ChatPanel.messages``; synced in pages and ``recent``).
+
+    The dict form of :class:`nbchat.records.Message` (``Message.to_dict()``): the same fields in
+    the same order, checked by ``tests/test_records.py``, as is ``ChatMessage`` in types.d.ts.
+    """
 
     id: str
     role: Literal["user", "assistant", "system"]
@@ -73,12 +78,21 @@ class ClearIntent(TypedDict):
     id: str
 
 
+class UndoClearIntent(TypedDict):
+    """Put back the messages the last ``clear`` removed (only while the chat is still empty)."""
+
+    type: Literal["undo-clear"]
+    id: str
+
+
 class SnapshotRequest(TypedDict):
     type: Literal["snapshot-request"]
     id: str
 
 
 class SettingsIntent(TypedDict):
+    """The settings form: each parameter with ``PARAMS[name].in_settings`` may be sent."""
+
     type: Literal["settings"]
     id: str
     model: NotRequired[str]
@@ -87,9 +101,25 @@ class SettingsIntent(TypedDict):
     max_tokens: NotRequired[int | None]
 
 
-Intent = SendIntent | StopIntent | RetryIntent | ClearIntent | SnapshotRequest | SettingsIntent
+Intent = (
+    SendIntent
+    | StopIntent
+    | RetryIntent
+    | ClearIntent
+    | UndoClearIntent
+    | SnapshotRequest
+    | SettingsIntent
+)
 
-INTENT_TYPES: tuple[str, ...] = ("send", "stop", "retry", "clear", "snapshot-request", "settings")
+INTENT_TYPES: tuple[str, ...] = (
+    "send",
+    "stop",
+    "retry",
+    "clear",
+    "undo-clear",
+    "snapshot-request",
+    "settings",
+)
 
 # ---- kernel -> front end -------------------------------------------------------------
 

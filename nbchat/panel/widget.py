@@ -1,13 +1,12 @@
 """ChatPanel: the chat panel widget. Thin by design: traits, the bundle, one dispatcher.
 
-Turns run in ``nbchat.runs.turn``; the panel's sink is ``nbchat.panel.sink``. The kernel is the
+Turns run in ``nbchat.runs.turn``, started and sunk by ``nbchat.panel.runner``. The kernel is the
 only writer of every synced trait; the front end sends intents (``nbchat.panel.vocabulary``).
 The API key lives in the client and never becomes a trait.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,23 +15,16 @@ import anywidget
 import ipywidgets
 import traitlets
 
-from nbchat._exceptions import NbchatError
 from nbchat.client import Client
-from nbchat.panel.pages import MessagePage, append, layout
-from nbchat.panel.sink import PanelSink, snapshot_message
-from nbchat.records import PARAM_NAMES, PARAMS, Message
+from nbchat.panel.pages import MessagePage, layout
+from nbchat.panel.runner import BusyError, PanelRunner
+from nbchat.records import PARAM_NAMES
 from nbchat.runs.defaults import DEMO_MODEL, default_client
-from nbchat.runs.turn import Turn, prompt
+from nbchat.runs.turn import Turn
 
 __all__ = ["BusyError", "ChatPanel"]
 
 STATIC = Path(__file__).parent.parent / "static"
-#: The parameters the settings form edits (the rest are set from Python).
-SETTINGS_PARAMS = tuple(name for name, p in PARAMS.items() if p.in_settings)
-
-
-class BusyError(NbchatError, RuntimeError):
-    """A reply is still streaming; stop it before sending again."""
 
 
 class ChatPanel(anywidget.AnyWidget):
@@ -88,9 +80,7 @@ class ChatPanel(anywidget.AnyWidget):
         if client is None:
             client, demo = default_client()
         self._client = client
-        self._turn: Turn | None = None
-        self._control = threading.RLock()
-        self._sink = PanelSink(self)
+        self._runner = PanelRunner(self)
         label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.base_url}"
         super().__init__(
             model=model or (DEMO_MODEL if demo else ""),
@@ -126,47 +116,23 @@ class ChatPanel(anywidget.AnyWidget):
 
     def send(self, text: str) -> Turn:
         """Send a user message; returns at once with a handle whose ``wait()`` gives the Reply."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("the message is empty")
-        with self._control:
-            if self._turn is not None and not self._turn.done:
-                raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
-            if not self.model:
-                raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
-            msg = Message.user(
-                text, model=self.model, api=self._client.api, params=self._snapshot()
-            ).to_dict()
-            with self.hold_sync():
-                self.pages, self.recent = append(list(self.pages), list(self.recent), msg)
-            return self._start()
+        return self._runner.send(text)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked stopped."""
-        with self._control:
-            turn = self._turn
-        if turn is not None and not turn.done:
-            turn.stop()
+        self._runner.stop()
 
     def retry(self) -> Turn:
         """Send the last user message again, replacing the reply that followed it."""
-        self.stop()
-        with self._control:
-            msgs = list(self.messages)
-            while msgs and msgs[-1]["role"] != "user":
-                msgs.pop()
-            if not msgs:
-                raise NbchatError("nothing to retry: the conversation has no user message")
-            self.messages = msgs
-            return self._start()
+        return self._runner.retry()
 
     def clear(self) -> None:
-        """Stop any reply and empty the conversation."""
-        self.stop()
-        with self._control, self.hold_sync():
-            self.messages = []
-            self.status = "idle"
-            self.error = ""
-            self.streaming = {}
+        """Stop any reply and empty the conversation (``undo_clear()`` brings it back)."""
+        self._runner.clear()
+
+    def undo_clear(self) -> None:
+        """Put back the conversation the last ``clear()`` removed, if nothing was said since."""
+        self._runner.undo_clear()
 
     def close(self) -> None:
         """Stop the worker before the widget closes (a worker sending to a closed comm fails)."""
@@ -177,15 +143,15 @@ class ChatPanel(anywidget.AnyWidget):
 
     def history(self) -> Any:
         """The conversation as a pandas DataFrame, one row per message (see nbchat.history)."""
-        from nbchat.data.frames import history
+        from nbchat.data import frames
 
-        return history(self)
+        return frames.history(self)
 
     def usage(self) -> Any:
         """Token usage per reply with running totals, as a DataFrame (see nbchat.usage)."""
-        from nbchat.data.frames import usage
+        from nbchat.data import frames
 
-        return usage(self)
+        return frames.usage(self)
 
     def to_json(self) -> str:
         """The conversation, model, system prompt and parameters as JSON (never the key)."""
@@ -213,34 +179,22 @@ class ChatPanel(anywidget.AnyWidget):
             f"status={self.status!r}, client={self._client!r})"
         )
 
-    # -- the front end ---------------------------------------------------------------
+    def sent_params(self) -> dict[str, Any]:
+        """What a message records it was sent with: the parameters and the system prompt."""
+        return {**self.params, "system": self.system or None}
+
+    # -- the front end -----------------------------------------------------------------
 
     def send_msg(self, content: dict[str, Any]) -> None:
         if self.comm is not None:
             super().send(content)
 
-    # -- internals ---------------------------------------------------------------------
-
-    def _snapshot(self) -> dict[str, Any]:
-        return {**self.params, "system": self.system or None}
-
-    def _start(self) -> Turn:
-        params = {k: v for k, v in self.params.items() if k in PARAM_NAMES and v is not None}
-        messages = prompt(self.messages, self.system)
-        turn = Turn(
-            self._client, messages, self.model, params, self._sink, snapshot_params=self._snapshot()
-        )
-        self._turn = turn
-        return turn.start()
-
     def _handle_msg(self, msg: dict[str, Any]) -> None:
         super()._handle_msg(msg)
         if msg.get("content", {}).get("data", {}).get("method") == "request_state":
-            # A page (re)loading asks for the state. The text of a reply in progress is not in
-            # it, so send that too, unasked: the page's own snapshot-request can be lost (after a
-            # reload JupyterLab may route comm messages to a kernel subshell that no longer
-            # exists, ipykernel#1557), while messages from the kernel always arrive.
-            self._on_snapshot({})
+            # A (re)loading page asks for the state, which lacks the reply in progress: send it
+            # unasked, since the page's own snapshot-request can be lost (ipykernel#1557).
+            self.send_msg(self._runner.snapshot(None))
 
     def _on_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
@@ -258,38 +212,12 @@ class ChatPanel(anywidget.AnyWidget):
         if content.get("type") != "snapshot-request":
             self.send_msg({"type": "ack", "id": rid})
 
-    def _on_send(self, msg: dict[str, Any]) -> None:
-        self.send(str(msg.get("text", "")))
-
-    def _on_stop(self, msg: dict[str, Any]) -> None:
-        self.stop()
-
-    def _on_retry(self, msg: dict[str, Any]) -> None:
-        self.retry()
-
-    def _on_clear(self, msg: dict[str, Any]) -> None:
-        self.clear()
-
-    def _on_snapshot(self, msg: dict[str, Any]) -> None:
-        self.send_msg(snapshot_message(self._turn, msg.get("id")))
-
-    def _on_settings(self, msg: dict[str, Any]) -> None:
-        params = dict(self.params)
-        for key in SETTINGS_PARAMS:
-            if key in msg:
-                params[key] = PARAMS[key].coerce(msg[key])  # ConfigError names the parameter
-        with self.hold_sync():
-            if "model" in msg:
-                self.model = str(msg["model"] or "")
-            if "system" in msg:
-                self.system = str(msg["system"] or "")
-            self.params = {k: v for k, v in params.items() if v is not None}
-
-    _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], None]]] = {
-        "send": _on_send,
-        "stop": _on_stop,
-        "retry": _on_retry,
-        "clear": _on_clear,
-        "snapshot-request": _on_snapshot,
-        "settings": _on_settings,
+    _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], Any]]] = {
+        "send": lambda self, msg: self.send(str(msg.get("text", ""))),
+        "stop": lambda self, msg: self.stop(),
+        "retry": lambda self, msg: self.retry(),
+        "clear": lambda self, msg: self.clear(),
+        "undo-clear": lambda self, msg: self.undo_clear(),
+        "snapshot-request": lambda self, msg: self.send_msg(self._runner.snapshot(msg.get("id"))),
+        "settings": lambda self, msg: self._runner.settings(msg),
     }

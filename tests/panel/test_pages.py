@@ -78,7 +78,7 @@ def test_messages_round_trip_through_pages(live_server: Any) -> None:
     state = panel.get_state()
     assert state["pages"] == [f"IPY_MODEL_{panel.pages[0].model_id}"]
     panel.retry()
-    panel._turn.wait(10)  # type: ignore[union-attr]
+    panel._runner.turn.wait(10)  # type: ignore[union-attr]
     assert [m["content"] for m in panel.messages] == [m["content"] for m in msgs]
     panel.clear()
     assert panel.messages == [] and panel.pages == []

@@ -124,7 +124,7 @@ def test_error_then_retry_keeps_the_conversation(live_server: Any) -> None:
     assert [m["content"] for m in panel.messages[:3]] == ["first", "first", "second"]
     panel.model = "echo"
     assert _intent(panel, type="retry")["type"] == "ack"
-    panel._turn.wait(10)  # type: ignore[union-attr]
+    panel._runner.turn.wait(10)  # type: ignore[union-attr]
     assert [m["content"] for m in panel.messages] == ["first", "first", "second", "second"]
     assert panel.status == "idle" and panel.error == ""
 
@@ -140,6 +140,50 @@ def test_settings_and_clear_intents(live_server: Any) -> None:
     assert _intent(panel, type="clear")["type"] == "ack"
     assert panel.messages == [] and panel.status == "idle"
     assert _intent(panel, type="nonsense")["type"] == "error"
+
+
+def test_settings_are_checked_by_the_params_table(live_server: Any) -> None:
+    """Form values are coerced and checked by records.PARAMS; a bad one is refused by name."""
+    panel = _panel(live_server, top_p=0.5)
+    _intent(panel, type="settings", temperature="0.25", max_tokens="12")
+    assert panel.params == {"top_p": 0.5, "temperature": 0.25, "max_tokens": 12}
+    for bad, name in (
+        ((("temperature", "hot")), "temperature"),
+        ((("max_tokens", "0")), "max_tokens"),
+    ):
+        answer = _intent(panel, type="settings", **{bad[0]: bad[1]})
+        assert answer["type"] == "error" and name in answer["message"]
+    assert panel.params == {"top_p": 0.5, "temperature": 0.25, "max_tokens": 12}
+    _intent(panel, type="settings", temperature="")
+    assert panel.params == {"top_p": 0.5, "max_tokens": 12}
+    # parameters outside the form are not settings
+    _intent(panel, type="settings", top_p=0.9)
+    assert panel.params["top_p"] == 0.5
+
+
+def test_the_header_label_says_demo_or_the_api(live_server: Any, monkeypatch: Any) -> None:
+    assert _panel(live_server).backend.startswith("EGP · ")
+    monkeypatch.delenv("SPELLBOOK_API_KEY", raising=False)
+    demo = ChatPanel()
+    assert demo.backend.startswith("demo model (offline) · ") and demo.model == "demo"
+    demo.close()
+
+
+def test_undo_clear_brings_the_conversation_back_once(live_server: Any) -> None:
+    panel = _panel(live_server)
+    panel.send("keep me").wait(10)
+    before = panel.messages
+    assert len(before) == 2
+    assert _intent(panel, type="clear")["type"] == "ack"
+    assert panel.messages == []
+    assert _intent(panel, type="undo-clear")["type"] == "ack"
+    assert panel.messages == before
+    # once only, and never over new messages
+    assert _intent(panel, type="undo-clear")["type"] == "error"
+    _intent(panel, type="clear")
+    panel.send("new").wait(10)
+    assert _intent(panel, type="undo-clear")["type"] == "error"
+    assert [m["content"] for m in panel.messages if m["role"] == "user"] == ["new"]
 
 
 def test_the_key_never_reaches_state_or_repr(live_server: Any) -> None:

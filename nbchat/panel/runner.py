@@ -1,0 +1,168 @@
+"""The panel's conversation control: send, retry, clear and undo, one turn at a time; the sink
+of those turns; the snapshot a view that missed deltas catches up from.
+
+Every trait write of a streaming turn goes through here, batched with ``hold_sync``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from nbchat._exceptions import NbchatError
+from nbchat.panel.pages import append
+from nbchat.records import PARAM_NAMES, PARAMS, Message
+from nbchat.runs.turn import Turn, prompt
+
+if TYPE_CHECKING:
+    from nbchat.panel.widget import ChatPanel
+
+__all__ = ["SETTINGS_PARAMS", "BusyError", "PanelRunner"]
+
+#: The parameters the settings form edits (the rest are set from Python).
+SETTINGS_PARAMS = tuple(name for name, p in PARAMS.items() if p.in_settings)
+
+
+class BusyError(NbchatError, RuntimeError):
+    """A reply is still streaming; stop it before sending again."""
+
+
+class PanelRunner:
+    """Runs one panel's turns on worker threads and feeds their output to the panel."""
+
+    def __init__(self, panel: ChatPanel) -> None:
+        self.panel = panel
+        self.turn: Turn | None = None
+        #: Held while a turn is started or the conversation changes (send, retry, clear).
+        self.lock = threading.RLock()
+        #: What the last clear() removed, for undo_clear() (the panel's Undo).
+        self.cleared: list[dict[str, Any]] = []
+
+    @property
+    def busy(self) -> bool:
+        return self.turn is not None and not self.turn.done
+
+    def send(self, text: str) -> Turn:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the message is empty")
+        panel = self.panel
+        with self.lock:
+            if self.busy:
+                raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
+            if not panel.model:
+                raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
+            api, params = panel.client.api, panel.sent_params()
+            msg = Message.user(text, model=panel.model, api=api, params=params).to_dict()
+            with panel.hold_sync():
+                panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), msg)
+            return self.start()
+
+    def retry(self) -> Turn:
+        self.stop()
+        with self.lock:
+            msgs = list(self.panel.messages)
+            while msgs and msgs[-1]["role"] != "user":
+                msgs.pop()
+            if not msgs:
+                raise NbchatError("nothing to retry: the conversation has no user message")
+            self.panel.messages = msgs
+            return self.start()
+
+    def clear(self) -> None:
+        self.stop()
+        panel = self.panel
+        with self.lock, panel.hold_sync():
+            self.cleared = panel.messages or self.cleared
+            panel.messages = []
+            panel.status = "idle"
+            panel.error = ""
+            panel.streaming = {}
+
+    def undo_clear(self) -> None:
+        with self.lock:
+            if not self.cleared:
+                raise NbchatError("nothing to undo")
+            if self.panel.messages:
+                raise NbchatError("the conversation has new messages: the cleared one is gone")
+            self.panel.messages, self.cleared = self.cleared, []
+
+    def settings(self, msg: dict[str, Any]) -> None:
+        """Apply the settings form: model, system prompt, and each ``SETTINGS_PARAMS`` value
+        (a string or number; empty unsets it). ConfigError names a bad parameter."""
+        panel = self.panel
+        params = dict(panel.params)
+        for key in SETTINGS_PARAMS:
+            if key in msg:
+                params[key] = PARAMS[key].coerce(msg[key])
+        with panel.hold_sync():
+            if "model" in msg:
+                panel.model = str(msg["model"] or "")
+            if "system" in msg:
+                panel.system = str(msg["system"] or "")
+            panel.params = {k: v for k, v in params.items() if v is not None}
+
+    def start(self) -> Turn:
+        """Start a turn for the panel's conversation as it is (it ends with a user message)."""
+        panel = self.panel
+        params = {k: v for k, v in panel.params.items() if k in PARAM_NAMES and v is not None}
+        self.turn = Turn(
+            panel.client,
+            prompt(panel.messages, panel.system),
+            panel.model,
+            params,
+            self,
+            snapshot_params=panel.sent_params(),
+        )
+        return self.turn.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            turn = self.turn
+        if turn is not None and not turn.done:
+            turn.stop()
+
+    def snapshot(self, intent_id: Any) -> dict[str, Any]:
+        """The ``snapshot`` answer: the text so far of the reply in progress (empty when idle)."""
+        turn = self.turn
+        if turn is None or turn.done:
+            return {
+                "type": "snapshot",
+                "id": intent_id,
+                "request_id": None,
+                "seq": 0,
+                "content": "",
+            }
+        seq, text = turn.snapshot()
+        return {
+            "type": "snapshot",
+            "id": intent_id,
+            "request_id": turn.request_id,
+            "seq": seq,
+            "content": text,
+        }
+
+    # -- the Sink protocol (nbchat.runs.turn.Sink) ---------------------------------------
+
+    def begin(self, turn: Turn) -> None:
+        panel = self.panel
+        with panel.hold_sync():
+            panel.streaming = {
+                "id": turn.message_id,
+                "request_id": turn.request_id,
+                "model": turn.model,
+                "created_at": turn.created_at,
+            }
+            panel.status = "streaming"
+            panel.error = ""
+
+    def delta(self, request_id: str, seq: int, text: str) -> None:
+        self.panel.send_msg({"type": "delta", "request_id": request_id, "seq": seq, "text": text})
+
+    def finish(self, message: dict[str, Any]) -> None:
+        panel = self.panel
+        with panel.hold_sync():
+            panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), message)
+            panel.streaming = {}
+            panel.status = "error" if message["status"] == "error" else "idle"
+            # An interrupted reply (partial text kept) shows its error too.
+            panel.error = message["error"] or ""
