@@ -7,15 +7,14 @@ Every trait write of a streaming turn goes through here, batched with ``hold_syn
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from nbchat._exceptions import NbchatError
+from nbchat.client import Client
 from nbchat.panel.pages import append
 from nbchat.records import PARAM_NAMES, PARAMS, Message
 from nbchat.runs.turn import Turn, prompt
-
-if TYPE_CHECKING:
-    from nbchat.panel.widget import ChatPanel
 
 __all__ = ["SETTINGS_PARAMS", "BusyError", "PanelRunner"]
 
@@ -27,10 +26,33 @@ class BusyError(NbchatError, RuntimeError):
     """A reply is still streaming; stop it before sending again."""
 
 
+class Panel(Protocol):
+    """What the runner needs of :class:`~nbchat.ChatPanel` (its traits and three methods)."""
+
+    pages: list[Any]
+    recent: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    streaming: dict[str, Any]
+    status: str
+    error: str
+    model: str
+    system: str
+    params: dict[str, Any]
+
+    @property
+    def client(self) -> Client: ...
+
+    def hold_sync(self) -> AbstractContextManager[Any]: ...
+
+    def send_msg(self, content: dict[str, Any]) -> None: ...
+
+    def sent_params(self) -> dict[str, Any]: ...
+
+
 class PanelRunner:
     """Runs one panel's turns on worker threads and feeds their output to the panel."""
 
-    def __init__(self, panel: ChatPanel) -> None:
+    def __init__(self, panel: Panel) -> None:
         self.panel = panel
         self.turn: Turn | None = None
         #: Held while a turn is started or the conversation changes (send, retry, clear).

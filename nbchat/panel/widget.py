@@ -76,9 +76,7 @@ class ChatPanel(anywidget.AnyWidget):
         unknown = set(params) - set(PARAM_NAMES)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; use {list(PARAM_NAMES)}")
-        demo = False
-        if client is None:
-            client, demo = default_client()
+        client, demo = (client, False) if client is not None else default_client()
         self._client = client
         self._runner = PanelRunner(self)
         label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.base_url}"
@@ -89,8 +87,6 @@ class ChatPanel(anywidget.AnyWidget):
             backend=label,
         )
         self.on_msg(self._on_custom_msg)
-
-    # -- Python API --------------------------------------------------------------------
 
     @property
     def client(self) -> Client:
