@@ -90,7 +90,7 @@ describe("not connected", () => {
     model.send = () => {
       throw new Error("comm closed");
     };
-    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    const err = vi.spyOn(console, "warn").mockImplementation(() => {});
     const ta = type($, "into the void");
     await Promise.resolve();
     expect(ta.value).toBe("into the void");

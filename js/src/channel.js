@@ -87,7 +87,7 @@ export class IntentChannel {
       this.model.send(intent);
     } catch (err) {
       // A model whose comm is closed may throw: that is "not connected" too, found out at once.
-      console.error("nbchat: could not send to the kernel", err);
+      console.warn("nbchat: not connected to the kernel:", String(err));
       this.forget(id);
       this.connected = false;
       // (after the caller has learnt the id, as for an answer that never comes)
