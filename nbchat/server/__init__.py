@@ -216,6 +216,7 @@ class Server(ServerThread):
                 request_timeout=request_timeout,
             )
         self._limiter = app.state.limiter
+        self._refused = app.state.refused
         if api_key is None and not is_loopback(host):
             warnings.warn(
                 f"nbchat server bound to {host}, reachable from other machines, without an "
@@ -227,13 +228,14 @@ class Server(ServerThread):
         super().__init__(app, host, port, request_timeout=request_timeout)
 
     def stats(self) -> dict[str, Any]:
-        """Request counts: ``requests``, ``by_model``, ``faults``, ``rate_limited``, ``repeated``.
+        """Request counts: ``requests``, ``by_model``, ``faults``, ``rate_limited``, ``refused``,
+        ``repeated``.
 
         The same as ``GET /stats``; see `nbchat.server.app.request_stats`. ``repeated`` is
         empty unless some conversation was answered (without a fault) more than once.
         """
-        refused = 0 if self._limiter is None else self._limiter.refused
-        return request_stats(self.requests, refused)
+        limited = 0 if self._limiter is None else self._limiter.refused
+        return request_stats(self.requests, limited, self._refused)
 
     @property
     def egp_url(self) -> str:

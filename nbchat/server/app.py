@@ -31,7 +31,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -161,7 +161,9 @@ def messages_digest(messages: Sequence[Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def request_stats(log: Sequence[dict[str, Any]], rate_limited: int = 0) -> dict[str, Any]:
+def request_stats(
+    log: Sequence[dict[str, Any]], rate_limited: int = 0, refused: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """Counts over a server's request log (``Server.requests``).
 
     Parameters
@@ -170,12 +172,15 @@ def request_stats(log: Sequence[dict[str, Any]], rate_limited: int = 0) -> dict[
         One entry per chat request that passed the `Guard`.
     rate_limited : int
         Requests refused by the server's ``rpm`` limit (not in `log`).
+    refused : mapping, optional
+        Requests the `guard.Guard` refused, by status (not in `log`).
 
     Returns
     -------
     dict
         ``requests`` (total), ``by_model`` (count per model string, options included),
-        ``faults`` (count per injected fault), ``rate_limited``, and ``repeated``: the
+        ``faults`` (count per injected fault), ``rate_limited``, ``refused`` (count per
+        status of the requests refused before reaching a route), and ``repeated``: the
         ``digest`` of every conversation answered without a fault more than once, with its
         count (empty when no request was served twice).
     """
@@ -189,6 +194,7 @@ def request_stats(log: Sequence[dict[str, Any]], rate_limited: int = 0) -> dict[
         "by_model": dict(by_model),
         "faults": dict(by_fault),
         "rate_limited": rate_limited,
+        "refused": dict(refused or {}),
         "repeated": repeated,
     }
 
@@ -400,13 +406,15 @@ def guarded_app(
 ) -> Starlette:
     """A Starlette app of `routes` plus ``GET /stats``, behind the `guard.Guard` middleware.
 
-    ``app.state.limiter`` is the `guard.RateLimiter` (or None without `rpm`).
+    ``app.state.limiter`` is the `guard.RateLimiter` (or None without `rpm`);
+    ``app.state.refused`` counts the guard's refusals by status.
     """
     limiter = None if rpm is None else guard.RateLimiter(rpm)
+    refused: collections.Counter[str] = collections.Counter()
 
     async def stats(request: Request) -> Response:
-        refused = 0 if limiter is None else limiter.refused
-        return JSONBody(request_stats(log, refused))
+        limited = 0 if limiter is None else limiter.refused
+        return JSONBody(request_stats(log, limited, refused))
 
     middleware = [
         Middleware(
@@ -415,6 +423,7 @@ def guarded_app(
             chat_paths=chat_paths,
             api_key=api_key,
             limiter=limiter,
+            refused=refused,
         )
     ]
     app = Starlette(
@@ -423,6 +432,7 @@ def guarded_app(
         exception_handlers={HTTPException: _http_error},
     )
     app.state.limiter = limiter
+    app.state.refused = refused
     return app
 
 

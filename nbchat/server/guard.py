@@ -195,6 +195,8 @@ class Guard:
         Required key (``x-api-key`` or ``Authorization: Bearer``).
     limiter : RateLimiter, optional
         The requests-per-minute limit of the chat paths.
+    refused : collections.Counter, optional
+        Counts every refusal by status (``"401"``, ``"415"``, ``"421"``, ``"429"``).
     """
 
     def __init__(
@@ -204,8 +206,10 @@ class Guard:
         chat_paths: Iterable[str],
         api_key: str | None = None,
         limiter: RateLimiter | None = None,
+        refused: collections.Counter[str] | None = None,
     ) -> None:
         self.app = app
+        self.refused = collections.Counter[str]() if refused is None else refused
         self.host_ok = host_ok
         self.chat_paths = frozenset(chat_paths)
         self.api_key = api_key
@@ -217,6 +221,7 @@ class Guard:
             return
         refusal = self.check(scope)
         if refusal is not None:
+            self.refused[str(refusal.status_code)] += 1
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -190,8 +190,10 @@ def test_rpm_limit_answers_429_with_retry_after() -> None:
             assert "3 requests per minute" in message_of(limited)
         # GETs are not chat requests and are not limited
         assert requests.get(running.url + "/v1/models", timeout=5).status_code == 200
+        assert post(running, EGP, BODY, headers={"Host": "evil.test"}).status_code == 421
         stats = running.stats()
         assert stats["requests"] == 3 and stats["rate_limited"] == 2
+        assert stats["refused"] == {"429": 2, "421": 1}
         assert requests.get(running.url + "/stats", timeout=5).json() == stats
 
 
