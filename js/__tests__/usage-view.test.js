@@ -162,3 +162,47 @@ describe("cleanup", () => {
     }
   });
 });
+
+describe("chart axes and tooltip placement", () => {
+  it("axis ticks are round steps that reach the highest value", async () => {
+    const { niceTicks } = await import("../src/usage-chart.js");
+    expect(niceTicks(3269)).toEqual([0, 1000, 2000, 3000, 4000]);
+    expect(niceTicks(2000)).toEqual([0, 500, 1000, 1500, 2000]);
+    expect(niceTicks(27)).toEqual([0, 10, 20, 30]);
+    expect(niceTicks(0)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    for (const max of [1, 7, 99, 101, 1234, 98765]) {
+      const t = niceTicks(max);
+      expect(t.at(-1)).toBeGreaterThanOrEqual(max);
+      expect(t.length).toBeGreaterThanOrEqual(3);
+      expect(t.length).toBeLessThanOrEqual(7);
+    }
+  });
+
+  it("the right axis runs to the cumulative line's top with ticks on the way", () => {
+    const { $ } = setup(chat(conversation([usage(1000, 200), usage(1500, 569), usage(400, 100)])));
+    $('[data-testid="usage-toggle"]').click();
+    const plot = lastPlot().plot();
+    const cumAxis = plot.axes.find((a) => a.scale === "cum");
+    const range = plot.scales.cum.range(plot, 0, 3769);
+    expect(range).toEqual([0, 4000]);
+    expect(cumAxis.splits(Object.assign(plot, { scales: { ...plot.scales, cum: { ...plot.scales.cum, max: 4000 } } }))).toEqual([0, 1000, 2000, 3000, 4000]);
+  });
+
+  it("the tooltip sits beside the hovered bar, not over it", () => {
+    const { $ } = setup(chat(conversation([usage(10, 5), usage(20, 7)])));
+    $('[data-testid="usage-toggle"]').click();
+    const tip = $('[data-testid="usage-tooltip"]');
+    const box = $('[data-testid="usage-chart"]');
+    Object.defineProperty(box, "clientWidth", { configurable: true, get: () => 600 });
+    // what the chart reports on hover: (index, bar centre x, bar top y, half the bar's width)
+    const onHover = vi.mocked(createUsageChart).mock.calls.at(-1)[3];
+    // left half: right of the bar's right edge
+    onHover(0, 100, 50, 20);
+    expect(tip.hidden).toBe(false);
+    expect(parseFloat(tip.style.left)).toBeGreaterThanOrEqual(100 + 20);
+    // right half: its right edge left of the bar's left edge
+    onHover(1, 500, 50, 20);
+    expect(tip.style.left).toBe("");
+    expect(600 - parseFloat(tip.style.right)).toBeLessThanOrEqual(500 - 20);
+  });
+});

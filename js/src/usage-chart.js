@@ -35,7 +35,27 @@ export { uPlot };
 
 /** Default size before the first resize (px). */
 const WIDTH = 600;
-const HEIGHT = 132;
+const HEIGHT = 200;
+
+/** Bars are 60% of a turn's slot, at most 40 px wide (uPlot's `bars` size below). */
+const BAR_FRACTION = 0.6;
+const BAR_MAX_PX = 40;
+
+/**
+ * Round ticks from 0 to at least `max`: about `count` steps of 1, 2, 2.5 or 5 × 10^k, the last
+ * one at or above `max` (so an axis never stops below its line's highest point).
+ * @param {number} max
+ * @param {number} [count]
+ * @returns {number[]}
+ */
+export function niceTicks(max, count = 4) {
+  const top = Number.isFinite(max) && max > 0 ? max : 1;
+  const raw = top / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const n = Math.ceil(top / step - 1e-9);
+  return Array.from({ length: n + 1 }, (_, i) => +(i * step).toPrecision(12));
+}
 
 /**
  * uPlot's columns: x (1..n), the stack top (prompt + completion), prompt, cumulative. Bars are
@@ -55,13 +75,15 @@ export function plotData(s) {
 /**
  * @param {UsageSeries} s
  * @param {UsageColors} c
- * @param {(index: number | null, x: number, y: number) => void} onHover
+ * @param {(index: number | null, x: number, y: number, halfBar: number) => void} onHover
  * @param {{width: number, height: number}} size
  * @returns {uPlot.Options}
  */
 function options(s, c, onHover, size) {
   const font = `10px ${c.font}`;
-  const bars = uPlot.paths.bars?.({ size: [0.6, 40], align: 0 });
+  const bars = uPlot.paths.bars?.({ size: [BAR_FRACTION, BAR_MAX_PX], align: 0 });
+  /** The top of an axis: its last round tick. @param {number} max */
+  const top = (max) => /** @type {number} */ (niceTicks(max).at(-1));
   /** @param {uPlot} _u @param {number} v */
   const count = (_u, v) => (v >= 10000 ? `${Math.round(v / 1000)}k` : String(Math.round(v)));
   const yAxis = {
@@ -85,8 +107,8 @@ function options(s, c, onHover, size) {
     },
     scales: {
       x: { time: false, range: (_u, _min, _max) => [0.5, s.turns.length + 0.5] },
-      y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] },
-      cum: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] },
+      y: { range: (_u, _min, max) => [0, top(max)] },
+      cum: { range: (_u, _min, max) => [0, top(max)] },
     },
     axes: [
       {
@@ -98,8 +120,25 @@ function options(s, c, onHover, size) {
         splits: () => s.turns.map((_, i) => i + 1),
         values: (_u, vs) => vs.map((v) => (Number.isInteger(v) && s.turns[v - 1] != null ? `#${s.turns[v - 1]}` : "")),
       },
-      { ...yAxis, scale: "y", label: "tokens / turn", labelFont: font, labelSize: 14 },
-      { ...yAxis, scale: "cum", side: 1, grid: { show: false }, label: "cumulative", labelFont: font, labelSize: 14 },
+      {
+        ...yAxis,
+        scale: "y",
+        label: "tokens / turn",
+        labelFont: font,
+        labelSize: 14,
+        splits: (/** @type {uPlot} */ u) => niceTicks(u.scales.y.max ?? 1),
+      },
+      {
+        ...yAxis,
+        scale: "cum",
+        side: 1,
+        grid: { show: false },
+        label: "cumulative",
+        labelFont: font,
+        labelSize: 14,
+        // the same round steps, up to the line's highest point (not only 0 and one tick)
+        splits: (/** @type {uPlot} */ u) => niceTicks(u.scales.cum.max ?? 1),
+      },
     ],
     series: [
       {},
@@ -111,12 +150,13 @@ function options(s, c, onHover, size) {
       setCursor: [
         (u) => {
           const i = u.cursor.idx;
-          if (i == null || u.cursor.left == null || u.cursor.left < 0) return onHover(null, 0, 0);
-          const top = /** @type {number} */ (u.data[1][i]);
+          if (i == null || u.cursor.left == null || u.cursor.left < 0) return onHover(null, 0, 0, 0);
+          const stack = /** @type {number} */ (u.data[1][i]);
           // positions relative to the chart's root element (the plot area is offset by the axes)
           const x = u.over.offsetLeft + u.valToPos(i + 1, "x");
-          const y = u.over.offsetTop + u.valToPos(top, "y");
-          onHover(i, x, y);
+          const y = u.over.offsetTop + u.valToPos(stack, "y");
+          const slot = Math.abs(u.valToPos(2, "x") - u.valToPos(1, "x"));
+          onHover(i, x, y, Math.min(slot * BAR_FRACTION, BAR_MAX_PX) / 2);
         },
       ],
     },
@@ -127,7 +167,7 @@ function options(s, c, onHover, size) {
  * @param {HTMLElement} box the element the chart is appended to
  * @param {UsageSeries} series
  * @param {UsageColors} colors
- * @param {(index: number | null, x: number, y: number) => void} onHover
+ * @param {(index: number | null, x: number, y: number, halfBar: number) => void} onHover
  *   called with the index into `series` of the hovered turn, or null when nothing is hovered
  * @returns {UsageChart}
  */

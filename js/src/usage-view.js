@@ -207,7 +207,7 @@ export class UsageView {
     }
     if (this.chart) this.chart.update(series, colors);
     else {
-      this.chart = createUsageChart(this.box, series, colors, (i, x, y) => this.showTooltip(i, x, y));
+      this.chart = createUsageChart(this.box, series, colors, (i, x, y, half) => this.showTooltip(i, x, y, half));
       this.fit();
     }
   }
@@ -232,10 +232,11 @@ export class UsageView {
 
   /**
    * @param {number | null} index into the series, or null to hide
-   * @param {number} x caret position in the chart box (px)
-   * @param {number} y
+   * @param {number} x centre of the hovered bar in the chart box (px)
+   * @param {number} y top of the bar
+   * @param {number} [halfBar] half the bar's width: the tooltip sits beside the bar, not on it
    */
-  showTooltip(index, x, y) {
+  showTooltip(index, x, y, halfBar = 0) {
     const tip = this.tooltip;
     if (index === null || index < 0 || index >= this.series.turns.length) {
       tip.hidden = true;
@@ -248,15 +249,16 @@ export class UsageView {
     );
     tip.dataset.turn = String(this.series.turns[index]);
     tip.hidden = false;
-    // keep it inside the box: flip to the left of the caret in the right half
+    // keep it inside the box: right of the bar, or left of it in the right half
     const w = this.box.clientWidth;
+    const gap = halfBar + 8;
     tip.style.top = `${Math.max(0, y - 10)}px`;
     if (w && x > w / 2) {
       tip.style.left = "";
-      tip.style.right = `${Math.max(0, w - x + 10)}px`;
+      tip.style.right = `${Math.max(0, w - x + gap)}px`;
     } else {
       tip.style.right = "";
-      tip.style.left = `${x + 10}px`;
+      tip.style.left = `${x + gap}px`;
     }
   }
 
