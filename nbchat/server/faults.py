@@ -163,7 +163,7 @@ LIMITS: dict[str, float] = {
     "ttft": 60.0,
     "rate": 1.0,
 }
-"""The largest value of each numeric option (``chunks=100000`` streams about 14 MB)."""
+"""The largest value of each numeric option (``chunks=100000`` streams about 12 MB)."""
 
 
 def parse_options(model: str, header_fault: str | None = None) -> RequestOptions:
