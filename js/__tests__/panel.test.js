@@ -386,3 +386,20 @@ describe("lifecycle", () => {
     expect(model.listenerCount()).toBe(0);
   });
 });
+
+describe("composer placeholder", () => {
+  it("is short where the long one would be cut", async () => {
+    const { PLACEHOLDER, SHORT_PLACEHOLDER, Composer } = await import("../src/composer.js");
+    const ac = new AbortController();
+    const c = new Composer(() => {}, ac.signal);
+    expect(c.textarea.placeholder).toBe(PLACEHOLDER);
+    Object.defineProperty(c.textarea, "clientWidth", { configurable: true, get: () => 200 });
+    c.fitPlaceholder();
+    expect(c.textarea.placeholder).toBe(SHORT_PLACEHOLDER);
+    expect(c.textarea.title).toMatch(/Shift\+Enter/);
+    Object.defineProperty(c.textarea, "clientWidth", { configurable: true, get: () => 600 });
+    c.fitPlaceholder();
+    expect(c.textarea.placeholder).toBe(PLACEHOLDER);
+    ac.abort();
+  });
+});

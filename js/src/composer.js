@@ -5,6 +5,11 @@ import { button, h } from "./dom.js";
 
 /** The textarea grows with its text up to this height (px), then scrolls. */
 const MAX_HEIGHT_PX = 160;
+/** The placeholder, and the one used where the long one would be cut (the title keeps the hint). */
+export const PLACEHOLDER = "Message… (Enter: send · Shift+Enter: new line)";
+export const SHORT_PLACEHOLDER = "Message…";
+/** Below this width (px) the long placeholder does not fit on one line. */
+const LONG_PLACEHOLDER_MIN_PX = 360;
 
 export class Composer {
   /**
@@ -22,7 +27,7 @@ export class Composer {
       testid: "composer",
       attrs: {
         "aria-label": "Message",
-        placeholder: "Message… (Enter: send · Shift+Enter: new line)",
+        placeholder: PLACEHOLDER,
         title: "Enter sends, Shift+Enter adds a line, Esc stops a reply",
         rows: "1",
       },
@@ -42,7 +47,19 @@ export class Composer {
     }
     this.textarea.addEventListener("keydown", (e) => this.onKeyDown(e), { signal });
     this.textarea.addEventListener("input", () => this.autosize(), { signal });
+    if (typeof ResizeObserver === "function") {
+      const resize = new ResizeObserver(() => this.fitPlaceholder());
+      resize.observe(this.textarea);
+      signal.addEventListener("abort", () => resize.disconnect(), { once: true });
+    }
     this.setStreaming(false);
+  }
+
+  /** A placeholder that fits on the one line the empty box shows, never cut mid-word. */
+  fitPlaceholder() {
+    const w = this.textarea.clientWidth;
+    const text = w && w < LONG_PLACEHOLDER_MIN_PX ? SHORT_PLACEHOLDER : PLACEHOLDER;
+    if (this.textarea.placeholder !== text) this.textarea.placeholder = text;
   }
 
   /** @param {KeyboardEvent} e */
