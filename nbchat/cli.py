@@ -35,8 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The parser; ``args.handler(args)`` runs the chosen subcommand.
     """
+    from nbchat._version import __version__
+
     parser = argparse.ArgumentParser(prog="nbchat", description="Chat with LLMs in Jupyter.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"nbchat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the offline demo chat server (EGP and OpenAI-compatible)",
@@ -172,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `nbchat`: say what it can do
+        parser.print_help()
+        return 0
     code: int = args.handler(args)
     return code
 

@@ -1,8 +1,9 @@
 """``plot_usage``: token usage per turn as an interactive Altair chart.
 
-Altair is an optional extra (``pip install 'nbchat[plot]'``), imported inside the function
-(STYLE.md 2.14). Bars show the prompt and completion tokens of each reply, stacked; a line
-shows the running total. Hover a bar or a point for the turn's numbers.
+Altair is a dependency (inspecting token usage is one of the things nbchat is for, so it
+works on a plain ``pip install nbchat``), imported inside the function (STYLE.md 2.14) so
+that ``import nbchat`` stays fast. Bars show the prompt and completion tokens of each reply,
+stacked; a line shows the running total. Hover a bar or a point for the turn's numbers.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 __all__ = ["plot_usage"]
 
-PLOT_EXTRA_HINT = "pip install 'nbchat[plot]'"
+PLOT_EXTRA_HINT = "pip install --force-reinstall nbchat  (Altair is one of its dependencies)"
 
 
 def _altair() -> Any:
@@ -19,7 +20,7 @@ def _altair() -> Any:
         import altair as alt
     except ImportError as exc:  # pragma: no cover - exercised with altair hidden
         raise ImportError(
-            f"plot_usage needs Altair, an optional extra of nbchat: {PLOT_EXTRA_HINT}"
+            f"plot_usage needs Altair, which this installation of nbchat lacks: {PLOT_EXTRA_HINT}"
         ) from exc
     return alt
 

@@ -323,7 +323,8 @@ _TOPICS: tuple[_Topic, ...] = (
         "greetings",
         ("hello", r"hi\b", r"hey\b", "good morning", "good evening", "greetings"),
         "Hello! Ask me about tokens, streaming, temperature or system prompts.",
-        "Hello! I am the nbchat **demo model**, running offline inside this notebook.\n\n"
+        "Hello! I am the nbchat **demo model**, running offline on this machine "
+        "(no key, no network).\n\n"
         "- ask *what is a token?*\n"
         "- or *how does streaming work?*\n"
         "- or *why does the prompt grow each turn?*",

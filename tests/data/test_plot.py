@@ -97,7 +97,16 @@ def test_empty_and_title() -> None:
     assert plot_usage(MSGS).to_dict()["title"] == "Token usage per turn"
 
 
-def test_missing_altair_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_altair_is_a_dependency_not_an_extra() -> None:
+    """notebooks/token-usage.ipynb must work on a plain `pip install nbchat` (issue 11 item 9)."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert any(d.replace(" ", "").startswith("altair") for d in project["dependencies"])
+
+
+def test_missing_altair_says_how_to_repair(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -106,5 +115,5 @@ def test_missing_altair_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r"pip install 'nbchat\[plot\]'"):
+    with pytest.raises(ImportError, match=r"pip install --force-reinstall nbchat"):
         plot_usage(MSGS)

@@ -93,8 +93,26 @@ def test_parser_has_subcommands_and_defaults() -> None:
         None,
         40.0,
     )
-    with pytest.raises(SystemExit):
-        build_parser().parse_args([])
+    assert build_parser().parse_args([]).command is None  # bare `nbchat` prints help
+
+
+def test_bare_nbchat_prints_help_and_version_works(capsys: pytest.CaptureFixture[str]) -> None:
+    from nbchat import __version__
+    from nbchat.cli import main
+
+    assert main([]) == 0
+    assert "serve" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nbchat {__version__}"
+
+
+def test_demo_greeting_does_not_claim_to_run_in_a_notebook() -> None:
+    from nbchat.server.demo_model import generate
+
+    text = generate([{"role": "user", "content": "hello"}]).text
+    assert "notebook" not in text and "offline" in text
 
 
 # ------------------------------------------------------------------ hardening (issue 10, 12)
