@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from nbchat.records import PARAMS, Delta, Usage
 
-__all__ = ["Backend", "Params", "clean_messages", "int_or_none", "usage_of", "wire_params"]
+__all__ = ["Backend", "Params", "int_or_none", "usage_of", "wire_params"]
 
 #: Generation parameters by nbchat's names, checked by ``records.check_params``
 #: (``extra``: a dict merged into the request body).
@@ -66,23 +66,6 @@ def wire_params(
         if value is not None:
             wire = param.wire[api]
             out[(rename or {}).get(wire, wire)] = value
-    return out
-
-
-def clean_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Messages as the wire wants them: role and content only, ``agent`` sent as ``assistant``.
-
-    Empty assistant messages (an error turn with no text) are never sent.
-    """
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        role = str(m.get("role", "user"))
-        if role == "agent":
-            role = "assistant"
-        content = m.get("content")
-        if role == "assistant" and not content:
-            continue
-        out.append({"role": role, "content": "" if content is None else str(content)})
     return out
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbchat.backends.base import Params, clean_messages, usage_of, wire_params
+from nbchat.backends.base import Params, usage_of, wire_params
+from nbchat.backends.messages import egp_messages
 from nbchat.records import Delta, ToolRequest
 
 __all__ = ["EGP"]
@@ -36,7 +37,7 @@ class EGP:
         stream: bool,
         options: Mapping[str, Any],
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "messages": clean_messages(messages)}
+        body: dict[str, Any] = {"model": model, "messages": egp_messages(messages)}
         if stream:
             body["stream"] = True
         # Only the parameters the user set are sent (PROTOCOL.md 2.1); camelCase on the wire.

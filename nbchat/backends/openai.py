@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nbchat.backends.base import Params, clean_messages, int_or_none, usage_of, wire_params
+from nbchat.backends.base import Params, int_or_none, usage_of, wire_params
+from nbchat.backends.messages import openai_messages
 from nbchat.records import Delta
 
 __all__ = ["OpenAI"]
@@ -38,7 +39,7 @@ class OpenAI:
         stream: bool,
         options: Mapping[str, Any],
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "messages": clean_messages(messages)}
+        body: dict[str, Any] = {"model": model, "messages": openai_messages(messages)}
         if stream:
             body["stream"] = True
             if options.get("include_usage", True):

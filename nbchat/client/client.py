@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbchat._exceptions import ConfigError
 from nbchat.backends import Backend, get_backend
-from nbchat.client.request import Request, Secret
+from nbchat.backends.messages import as_messages
+from nbchat.client import config
+from nbchat.client.request import Request, Secret, redact_url
 from nbchat.client.stream import Stream
 from nbchat.records import Reply, check_params
-from nbchat.transport import http
+from nbchat.transport import http, logs
 
 if TYPE_CHECKING:
     from nbchat.recording import Recorder
@@ -78,31 +80,33 @@ class Client:
         headers: Mapping[str, str] | None = None,
         recorder: Recorder | None = None,
     ) -> None:
+        # Every argument is checked here, before any request (config.py): a bad value is a
+        # ConfigError naming it, and neither the key nor a header value is ever quoted.
         self.backend: Backend = get_backend(api)
         self.api = api
-        self.base_url = (
-            base_url or os.environ.get(self.backend.base_url_env) or self.backend.default_base_url
-        ).rstrip("/")
-        self._key = Secret(api_key or os.environ.get(self.backend.api_key_env) or None)
-        self.timeout: tuple[float, float] = (
-            (float(timeout), float(timeout))
-            if isinstance(timeout, (int, float))
-            else (float(timeout[0]), float(timeout[1]))
-        )
-        if max_retries < 0:
-            raise ConfigError("max_retries must be >= 0")
-        self.max_retries = max_retries
-        self.auth_header = auth_header
+        if base_url is None:
+            base_url = os.environ.get(self.backend.base_url_env) or self.backend.default_base_url
+        self.base_url = config.check_url(base_url)
+        if "?" in self.base_url:  # a key in the query stays out of urllib3's log lines
+            logs.install()
+        if api_key is None:
+            api_key = os.environ.get(self.backend.api_key_env) or None
+        self._key = Secret(config.check_key(api_key))
+        self.timeout: tuple[float, float] = config.check_timeout(timeout)
+        self.max_retries = config.check_retries(max_retries)
+        self.auth_header = config.check_auth_header(auth_header)
         if max_tokens_field is None:
             host = urllib.parse.urlsplit(self.base_url).hostname or ""
             max_tokens_field = (
                 "max_completion_tokens" if host.endswith("api.openai.com") else "max_tokens"
             )
         self.options: dict[str, Any] = {
-            "include_usage": include_usage,
-            "max_tokens_field": max_tokens_field,
+            "include_usage": bool(include_usage),
+            "max_tokens_field": config.check_field(
+                max_tokens_field, "max_tokens_field", ("max_tokens", "max_completion_tokens")
+            ),
         }
-        self.extra_headers = dict(headers or {})
+        self.extra_headers = config.check_headers(headers)
         self._session = http.make_session()
         self._recorder = recorder
 
@@ -110,8 +114,18 @@ class Client:
 
     @property
     def url(self) -> str:
-        """The endpoint requests are posted to."""
-        return self.backend.endpoint(self.base_url)
+        """The endpoint requests are posted to (a query in the base URL is kept after it)."""
+        return self._endpoint(self.backend.endpoint)
+
+    def _endpoint(self, path_of: Callable[[str], str]) -> str:
+        parts = urllib.parse.urlsplit(self.base_url)
+        url = path_of(urllib.parse.urlunsplit(parts._replace(query="", fragment="")))
+        return f"{url}?{parts.query}" if parts.query else url
+
+    @property
+    def display_url(self) -> str:
+        """The base URL as shown to people: never its user info, query or fragment."""
+        return redact_url(self.base_url)
 
     @property
     def has_key(self) -> bool:
@@ -119,16 +133,18 @@ class Client:
 
     def request(
         self,
-        messages: Iterable[Mapping[str, Any]],
+        messages: Iterable[Mapping[str, Any]] | str,
         model: str,
         *,
         stream: bool = True,
         **params: Any,
     ) -> Request:
         """The request that ``stream()`` / ``complete()`` would send, without sending it."""
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError(f"model must be a non-empty string, not {model!r}")
         checked = check_params(params)
         payload = self.backend.build_payload(
-            [dict(m) for m in messages], model, checked, stream, self.options
+            as_messages(messages), model, checked, stream, self.options
         )
         header, prefix = self.backend.auth(self.auth_header)
         headers = self.backend.headers()
@@ -152,11 +168,15 @@ class Client:
         """A stream for ``request`` on this client's connection pool (sent when iterated)."""
         return Stream(request, self._session)
 
-    def stream(self, messages: Iterable[Mapping[str, Any]], model: str, **params: Any) -> Stream:
+    def stream(
+        self, messages: Iterable[Mapping[str, Any]] | str, model: str, **params: Any
+    ) -> Stream:
         """Start a streamed reply. The request is sent when iteration begins."""
         return self.open(self.request(messages, model, stream=True, **params))
 
-    def complete(self, messages: Iterable[Mapping[str, Any]], model: str, **params: Any) -> Reply:
+    def complete(
+        self, messages: Iterable[Mapping[str, Any]] | str, model: str, **params: Any
+    ) -> Reply:
         """Send the conversation and return the whole reply.
 
         Raises the typed :class:`~nbchat.APIError` subclasses; a reply cut short raises
@@ -180,6 +200,6 @@ class Client:
 
     def __repr__(self) -> str:
         return (
-            f"Client(api={self.api!r}, base_url={self.base_url!r}, "
+            f"Client(api={self.api!r}, base_url={self.display_url!r}, "
             f"api_key={self._key!r}, max_retries={self.max_retries})"
         )

@@ -77,6 +77,9 @@ class Request:
     max_retries: int = 2
     recorder: Recorder | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:  # the URL without user info or query (they may hold a key)
+        return f"Request(url={redact_url(self.url)!r}, model={self.model!r}, stream={self.stream})"
+
     @property
     def api(self) -> str:
         return self.backend.name

@@ -22,7 +22,7 @@ from nbchat._exceptions import APIConnectionError, APIError, StreamError
 from nbchat.backends.accumulator import DONE, Accumulator, EventError, decode_event, decode_sync
 from nbchat.backends.errors import body_message, event_error_message
 from nbchat.client import retry
-from nbchat.client.request import Request
+from nbchat.client.request import Request, redact_url
 from nbchat.records import Chunk, Delta, Reply, ReplyStatus
 from nbchat.transport import http
 from nbchat.transport.sse import SSEDecoder, UnknownField
@@ -132,7 +132,9 @@ class Stream:
             if self._cancel.is_set():
                 return None
             self.requests_made += 1
-            log.debug("POST %s model=%s attempt=%d", request.url, self.model, attempt + 1)
+            log.debug(
+                "POST %s model=%s attempt=%d", redact_url(request.url), self.model, attempt + 1
+            )
             try:
                 sent = time.monotonic()
                 resp = self._post(request)

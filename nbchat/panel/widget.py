@@ -79,7 +79,7 @@ class ChatPanel(anywidget.AnyWidget):
         client, demo = (client, False) if client is not None else default_client()
         self._client = client
         self._runner = PanelRunner(self)
-        label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.base_url}"
+        label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.display_url}"
         super().__init__(
             model=model or (DEMO_MODEL if demo else ""),
             system=system or "",

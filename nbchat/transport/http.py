@@ -24,6 +24,7 @@ from nbchat._exceptions import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ConfigError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -69,11 +70,43 @@ def post(
     The caller checks the status with :func:`error_from_response` before reading the body.
     """
     try:
-        return session.post(url, json=body, headers=headers, stream=True, timeout=timeout)
+        # Redirects are not followed: requests would forward x-api-key (it strips only
+        # Authorization) to whatever host the Location names (see _refuse_redirect).
+        resp = session.post(
+            url, json=body, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+        )
+    except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+        # Both quote the header value, which may be the key: say which, never what.
+        raise ConfigError(
+            "a request header is not valid HTTP (a line break or a non-Latin-1 character); "
+            "header values are not shown"
+        ) from None
     except requests.exceptions.Timeout as exc:
         raise APIConnectionError(f"timed out connecting to {_where(url)} ({_cause(exc)})") from None
     except requests.exceptions.RequestException as exc:
         raise APIConnectionError(f"could not connect to {_where(url)}: {_cause(exc)}") from None
+    _refuse_redirect(resp)
+    return resp
+
+
+def _refuse_redirect(response: requests.Response) -> None:
+    """Raise APIError for a 3xx answer, naming where it pointed (without credentials).
+
+    Following it would send the key to the Location's host; even a same-host redirect
+    usually means a wrong base URL (http for https, a missing path segment).
+    """
+    status = response.status_code
+    if not 300 <= status < 400:
+        return
+    location = response.headers.get("location") or ""
+    response.close()
+    target = _where(urllib.parse.urljoin(response.url or "", location)) if location else "nowhere"
+    raise APIError(
+        f"{status} redirect from {_where(response.url)} to {target}: nbchat does not follow "
+        "redirects, so the API key is never sent to another address; if you trust the new "
+        "address, use it as base_url",
+        status,
+    )
 
 
 def tap(
@@ -240,5 +273,7 @@ def _cause(exc: BaseException) -> str:
     reason = getattr(inner, "reason", None)
     if isinstance(reason, BaseException):
         inner = reason
+    if isinstance(inner, (requests.exceptions.InvalidHeader, UnicodeError)):
+        return type(inner).__name__  # their text quotes a header value: maybe the key
     text = str(inner) or type(inner).__name__
     return text[:300]
