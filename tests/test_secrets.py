@@ -77,12 +77,21 @@ NOTEBOOK_CELLS = [
 ]
 
 
+def _url_with_credentials(server: Server) -> str:
+    """The server's EGP base URL with the canary in its user info and its query (item 4)."""
+    host = server.url.removeprefix("http://")
+    return f"http://nbuser:{CANARY}@{host}/egp/v1?key={CANARY}"
+
+
+@pytest.mark.parametrize("how", ["env", "file"])
 def test_saved_notebook_has_the_conversation_but_not_the_key(
-    keyed: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keyed: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     # The key reaches the kernel the way a user's secret does: not in any cell source.
-    monkeypatch.setenv("NBCHAT_TEST_KEY", CANARY)
-    monkeypatch.setenv("NBCHAT_TEST_URL", keyed.url + "/egp/v1")
+    # "file": read from a file (a trailing newline) with a base URL that holds it too.
+    monkeypatch.setenv("NBCHAT_TEST_KEY", CANARY + ("\n" if how == "file" else ""))
+    url = _url_with_credentials(keyed) if how == "file" else keyed.url + "/egp/v1"
+    monkeypatch.setenv("NBCHAT_TEST_URL", url)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
     NotebookClient(
@@ -264,3 +273,71 @@ def test_a_getpass_key_follows_the_same_rules(
     panel = ChatPanel(client=client, model="echo")
     panel.send("hi").wait(10)
     _clean(repr(panel) + json.dumps(panel.get_state(), default=str), "a getpass panel")
+
+
+# ---------------------------------------------------------------- a key read from a file
+
+
+@pytest.mark.parametrize("api", ["egp", "openai"])
+def test_a_key_read_from_a_file_never_leaks(
+    keyed: Server, api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``api_key=open("key.txt").read()``: the trailing newline is stripped, so the key works;
+    a key that cannot be a header is refused at construction without being quoted. Before,
+    requests' "invalid header value" error quoted the key into the error, the panel's ``error``
+    trait, ``history()``, ``to_json()`` and a log line (and it was retried)."""
+    with caplog.at_level(logging.DEBUG):
+        client = _client(keyed, api, key=CANARY + "\n")
+        panel = ChatPanel(client=client, model="echo")
+        assert panel.send("from a file").wait(10).content == "from a file"  # the key was sent
+        panel.model = "demo?fault=500"
+        assert panel.send("then a failure").wait(10).status == "error"
+        refused = []
+        for bad in (CANARY + "\nx", CANARY + "\u2028x", f"{CANARY}\u00e9\u20ac", CANARY + "\x7f"):
+            with pytest.raises(nbchat.ConfigError) as info:
+                _client(keyed, api, key=bad)
+            refused.append(_exception_text(info.value))
+    assert "api_key" in refused[0]
+    texts = {
+        "the refusals": "\n".join(refused),
+        "the panel's error trait": panel.error,
+        "the panel's state": json.dumps(panel.get_state(), default=str),
+        "history()": nbchat.history(panel).to_csv(),
+        "to_json()": panel.to_json(),
+        "the log": caplog.text,
+        "reprs": repr(client) + repr(panel),
+    }
+    assert panel.error  # the failure is shown
+    for what, text in texts.items():
+        _clean(text, what)
+
+
+@pytest.mark.parametrize(("api", "kw"), [("egp", {}), ("openai", {"auth_header": "x-api-key"})])
+def test_credentials_in_the_base_url_never_leak(
+    keyed: Server, api: str, kw: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    host = keyed.url.removeprefix("http://")
+    base = f"http://nbuser:{CANARY}@{host}" + ("/egp/v1" if api == "egp" else "/v1")
+    # User info is sent as Basic auth, which would replace "Authorization: Bearer KEY".
+    with pytest.raises(nbchat.ConfigError, match="user info") as info:
+        nbchat.Client(base_url=base, api="openai", api_key=CANARY)
+    _clean(_exception_text(info.value), "the user-info refusal")
+    client = nbchat.Client(
+        base_url=f"{base}?key={CANARY}", api=api, api_key=CANARY, max_retries=0, **kw
+    )
+    with caplog.at_level(logging.DEBUG):
+        panel = ChatPanel(client=client, model="echo")
+        panel.send("hi").wait(10)
+        panel.model = "demo?fault=500"
+        panel.send("again").wait(10)
+    assert panel.error and "500" in panel.error
+    for what, text in {
+        "the backend label": panel.backend,
+        "the panel's state": json.dumps(panel.get_state(), default=str),
+        "reprs": repr(client) + str(client) + repr(panel),
+        "the error": panel.error,
+        "history()": nbchat.history(panel).to_csv(),
+        "the log": caplog.text,
+        "log records": "\n".join(r.getMessage() for r in caplog.records),
+    }.items():
+        _clean(text, what)
