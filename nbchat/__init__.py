@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nbchat.data.plot import plot_usage
     from nbchat.panel import BusyError, ChatPanel
     from nbchat.recording import Recorder
+    from nbchat.data.logs import conversations, logs
     from nbchat.server import Server, serve
 
 __all__ = [
@@ -61,9 +62,11 @@ __all__ = [
 
 _LAZY = {
     "BusyError": "nbchat.panel",
+    "conversations",
     "ChatPanel": "nbchat.panel",
     "serve": "nbchat.server",
     "Server": "nbchat.server",
+    "logs",
     "history": "nbchat.data.frames",
     "usage": "nbchat.data.frames",
     "plot_usage": "nbchat.data.plot",
@@ -77,6 +80,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
     load(ipython)
 
+    "logs": "nbchat.data.logs",
+    "conversations": "nbchat.data.logs",
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)

@@ -174,9 +174,7 @@ def new_id() -> str:
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation: the record the panel syncs, the DataFrames read and
-    the JSON save format holds (as :meth:`to_dict`).
-
-    Unknown values are None, never zero.
+    the JSON save format holds (as :meth:`to_dict`). Unknown values are None, never zero.
     """
 
     id: str
@@ -200,6 +198,9 @@ class Message:
     created_at: str
     request_id: str | None
     tool_request: dict[str, Any] | None
+    #: The message this one follows (None: first); ``branches``: ids of its versions, or None.
+    parent_id: str | None = None
+    branches: list[str] | None = None
 
     @classmethod
     def user(
@@ -262,8 +263,7 @@ class Message:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Message:
-        """A message from its dict; keys it lacks are None (plain ``{"role", "content"}``
-        dicts included)."""
+        """A message from its dict; keys it lacks are None (plain role/content dicts too)."""
         values: dict[str, Any] = {f: d.get(f) for f in MESSAGE_FIELDS}
         values["params"] = dict(values["params"] or {})
         values["content"] = "" if values["content"] is None else values["content"]

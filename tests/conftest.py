@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,23 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every panel stores its conversations (``nbchat.data.store``): no test may write to the
+    real user store. Processes the tests start (kernels, Jupyter servers) inherit this path;
+    each test also gets a file of its own (``_private_store``)."""
+    os.environ["NBCHAT_STORE"] = str(Path(tempfile.mkdtemp(prefix="nbchat-store-")) / "store.db")
+
+
+@pytest.fixture(autouse=True)
+def _private_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A store file of this test's own (``NBCHAT_STORE``)."""
+    path = tmp_path_factory.mktemp("store") / "store.db"
+    monkeypatch.setenv("NBCHAT_STORE", str(path))
+    return path
 
 
 def load_vectors() -> dict[str, Any]:

@@ -32,9 +32,11 @@ PUBLIC = {
     "history",
     "plot_usage",
     "serve",
+    "conversations",
     "usage",
 }
 
+    "logs",
 
 def test_all_is_the_public_surface() -> None:
     assert set(nbchat.__all__) == PUBLIC

@@ -50,8 +50,9 @@ def test_the_vocabulary_chat_message_is_the_record() -> None:
 
 @pytest.mark.parametrize("name", PARAM_NAMES)
 def test_every_param_is_a_history_column(name: str) -> None:
-    from nbchat.data.frames import HIDDEN_FIELDS, HISTORY_COLUMNS
+    from nbchat.data.frames import HIDDEN_FIELDS, HISTORY_COLUMNS, RENAMED
 
     assert name in HISTORY_COLUMNS
     for field in MESSAGE_FIELDS:
-        assert field in HISTORY_COLUMNS or field in HIDDEN_FIELDS or field in ("params", "usage")
+        column = RENAMED.get(field, field)
+        assert column in HISTORY_COLUMNS or field in HIDDEN_FIELDS or field in ("params", "usage")

@@ -45,6 +45,10 @@ export interface ChatMessage {
   tool_request: ToolRequest | null;
 }
 
+  /** The message this one follows (null: the first). */
+  parent_id: string | null;
+  /** Ids of this message and its other versions (edits, retries), oldest first; null if alone. */
+  branches: string[] | null;
 /** The `streaming` trait: the reply in progress, or `{}` when idle. */
 export interface Streaming {
   id?: string;
@@ -114,6 +118,10 @@ export interface SettingsIntent {
   temperature?: number | null;
   max_tokens?: number | null;
 }
+/** Send `text` as a new version of user message `message_id` (a new branch). */
+export interface EditIntent { type: "edit"; id: string; message_id: string; text: string }
+/** Show the branch through `message_id` (one of a message's `branches`). */
+export interface SwitchBranchIntent { type: "switch-branch"; id: string; message_id: string }
 
 export type Intent =
   | SendIntent
@@ -122,7 +130,9 @@ export type Intent =
   | ClearIntent
   | UndoClearIntent
   | SnapshotRequest
-  | SettingsIntent;
+  | SettingsIntent
+  | EditIntent
+  | SwitchBranchIntent;
 
 export type IntentType = Intent["type"];
 

@@ -35,8 +35,11 @@ __all__ = [
     "usage",
 ]
 
-#: Message fields that are not columns: ids are internal, a tool request is a nested object.
-HIDDEN_FIELDS = ("id", "request_id", "tool_request")
+#: Message fields that are not columns: the request id is internal, a tool request is a nested
+#: object, ``branches`` is the panel's view of the tree (``chat.branches()`` shows it whole).
+HIDDEN_FIELDS = ("request_id", "tool_request", "branches")
+#: Message fields whose column has another name.
+RENAMED = {"id": "message_id"}
 #: Message fields spread over several columns: ``params`` (each parameter, then the system
 #: prompt) and ``usage`` (the three token counts).
 PARAM_COLUMNS = (*PARAM_NAMES, "system")
@@ -47,7 +50,12 @@ _SPREAD: dict[str, tuple[str, ...]] = {"params": PARAM_COLUMNS, "usage": USAGE_C
 #: left out).
 HISTORY_COLUMNS: tuple[str, ...] = (
     "turn",
-    *(col for f in MESSAGE_FIELDS if f not in HIDDEN_FIELDS for col in _SPREAD.get(f, (f,))),
+    *(
+        col
+        for f in MESSAGE_FIELDS
+        if f not in HIDDEN_FIELDS
+        for col in _SPREAD.get(f, (RENAMED.get(f, f),))
+    ),
 )
 USAGE_COLUMNS = (
     "turn",
@@ -167,12 +175,14 @@ def history(source: Any) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns (:data:`HISTORY_COLUMNS`): ``turn`` (1-based, increments at each user
-        message), ``role``, ``content``, ``status`` (complete, stopped, interrupted, error),
+        message), ``message_id``, ``role``, ``content``, ``status`` (complete, stopped,
+        interrupted, error),
         ``model``, ``api``, one column per generation parameter (``temperature``,
         ``max_tokens``, ``stop``, ``top_p``, ``top_k``) and ``system``: what the message was
         sent with; ``prompt_tokens``, ``completion_tokens``, ``total_tokens`` (nullable
         ``Int64``), ``ttft``, ``latency``, ``tokens_per_second`` (seconds / rate, ``NaN`` when
-        unknown), ``finish_reason``, ``error`` and ``created_at`` (UTC, ``NaT`` when unknown).
+        unknown), ``finish_reason``, ``error``, ``created_at`` (UTC, ``NaT`` when unknown) and
+        ``parent_id`` (the message this one follows; see ``ChatPanel.branches()``).
     """
     import numpy as np
     import pandas as pd
@@ -224,13 +234,15 @@ def history(source: Any) -> pd.DataFrame:
         "status": top["status"].replace(_REPLY_STATUS),
         "created_at": pd.to_datetime(
             top["created_at"].astype(object), utc=True, format="ISO8601", errors="coerce"
+        "cost": _floats(top["cost"]),  # USD, NaN when unknown (nbchat.data.prices)
+        "request_bytes": _ints(top["request_bytes"]).array,
         ),
         "system": params["system"],
     }
     for name in PARAM_NAMES:
         data[name] = _param_column(PARAMS[name].kind, params[name])
     for name in _MESSAGE_KEYS:
-        data.setdefault(name, top[name])  # the rest as they are (strings or None)
+        data.setdefault(RENAMED.get(name, name), top[name])  # the rest as they are
     return pd.DataFrame(data, columns=list(HISTORY_COLUMNS))
 
 

@@ -1,8 +1,9 @@
 """The JSON save format of a panel: ``ChatPanel.to_json`` / ``ChatPanel.from_json``.
 
 A document holds the format name and version, the nbchat version that wrote it, the model,
-system prompt, parameters and the committed messages (``Message.to_dict()``). Never the API
-key, the client or the reply in progress.
+system prompt, parameters and the committed messages of the active branch (``messages``,
+``Message.to_dict()``), and when the conversation has other branches (edits, retries) every
+message of its tree (``tree``). Never the API key, the client or the reply in progress.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def panel_to_json(panel: Any) -> str:
         "params": dict(panel.params),
         "messages": [dict(m) for m in panel.messages],
     }
+    book = getattr(getattr(panel, "_runner", None), "book", None)
+    if book is not None and len(book.tree) > len(panel.messages):
+        state["tree"] = list(book.tree.by_id.values())
     return json.dumps(state, ensure_ascii=False, allow_nan=False)
 
 
@@ -50,4 +54,7 @@ def panel_from_json(data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
     messages = state.get("messages", [])
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise ValueError("'messages' must be a list of message objects")
+    tree = state.get("tree", [])
+    if not isinstance(tree, list) or not all(isinstance(m, dict) and "id" in m for m in tree):
+        raise ValueError("'tree' must be a list of message objects with ids")
     return state

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from nbchat._exceptions import NbchatError
 from nbchat.client import Client
+from nbchat.panel.book import Book
 from nbchat.panel.pages import append
 from nbchat.records import PARAM_NAMES, PARAMS, Message
 from nbchat.runs.turn import Turn, prompt
@@ -59,6 +60,8 @@ class PanelRunner:
         self.lock = threading.RLock()
         #: What the last clear() removed, for undo_clear() (the panel's Undo).
         self.cleared: list[dict[str, Any]] = []
+        #: Every message (branches too) and the store (nbchat.panel.book).
+        self.book = Book(panel)
 
     @property
     def busy(self) -> bool:
@@ -75,6 +78,7 @@ class PanelRunner:
                 raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
             api, params = panel.client.api, panel.sent_params()
             msg = Message.user(text, model=panel.model, api=api, params=params).to_dict()
+            msg = self.book.follow(msg)
             with panel.hold_sync():
                 panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), msg)
             return self.start()
@@ -99,6 +103,7 @@ class PanelRunner:
             panel.status = "idle"
             panel.error = ""
             panel.streaming = {}
+            self.book.activate()
 
     def undo_clear(self) -> None:
         with self.lock:
@@ -107,6 +112,25 @@ class PanelRunner:
             if self.panel.messages:
                 raise NbchatError("the conversation has new messages: the cleared one is gone")
             self.panel.messages, self.cleared = self.cleared, []
+            self.book.activate()
+
+    def edit(self, index: int, text: str) -> Turn:
+        """A new version of user message ``index`` and a new reply (a branch; nbchat.panel.book)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("the message is empty")
+        self.stop()
+        with self.lock:
+            if self.busy:
+                raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
+            self.panel.messages = self.book.edited(index, text)
+            return self.start()
+
+    def switch_branch(self, message_id: str) -> None:
+        with self.lock:
+            if self.busy:
+                raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
+            self.panel.messages = self.book.branch(message_id)
+            self.book.activate()
 
     def settings(self, msg: dict[str, Any]) -> None:
         """Apply the settings form: model, system prompt, and each ``SETTINGS_PARAMS`` value
@@ -182,6 +206,7 @@ class PanelRunner:
 
     def finish(self, message: dict[str, Any]) -> None:
         panel = self.panel
+        message = self.book.commit(message)  # written to the store with its user message
         with panel.hold_sync():
             panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), message)
             panel.streaming = {}

@@ -43,6 +43,11 @@ class ChatMessage(TypedDict):
     created_at: str
     request_id: str | None
     tool_request: dict[str, Any] | None
+    parent_id: str | None
+    branches: list[str] | None
+    cost: float | None
+    request_bytes: int | None
+    price_source: str | None
 
 
 class Streaming(TypedDict, total=False):
@@ -85,6 +90,23 @@ class UndoClearIntent(TypedDict):
     id: str
 
 
+class EditIntent(TypedDict):
+    """Send ``text`` as a new version of user message ``message_id`` (a new branch)."""
+
+    type: Literal["edit"]
+    id: str
+    message_id: str
+    text: str
+
+
+class SwitchBranchIntent(TypedDict):
+    """Show the branch through ``message_id`` (one of a message's ``branches``)."""
+
+    type: Literal["switch-branch"]
+    id: str
+    message_id: str
+
+
 class SnapshotRequest(TypedDict):
     type: Literal["snapshot-request"]
     id: str
@@ -109,6 +131,8 @@ Intent = (
     | UndoClearIntent
     | SnapshotRequest
     | SettingsIntent
+    | EditIntent
+    | SwitchBranchIntent
 )
 
 INTENT_TYPES: tuple[str, ...] = (
@@ -119,6 +143,8 @@ INTENT_TYPES: tuple[str, ...] = (
     "undo-clear",
     "snapshot-request",
     "settings",
+    "edit",
+    "switch-branch",
 )
 
 # ---- kernel -> front end -------------------------------------------------------------

@@ -16,6 +16,7 @@ import ipywidgets
 import traitlets
 
 from nbchat.client import Client
+from nbchat.panel.conversation import ConversationMethods
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
 from nbchat.records import PARAM_NAMES
@@ -27,7 +28,7 @@ __all__ = ["BusyError", "ChatPanel"]
 STATIC = Path(__file__).parent.parent / "static"
 
 
-class ChatPanel(anywidget.AnyWidget):
+class ChatPanel(ConversationMethods, anywidget.AnyWidget):
     """A chat panel for a notebook cell.
 
     Parameters
@@ -39,6 +40,11 @@ class ChatPanel(anywidget.AnyWidget):
         The model name sent with each request.
     system:
         A system prompt, sent first in every request.
+    name:
+        The conversation's name in the store: if it exists, it is loaded (its active branch)
+        and continued. Without a name each panel is a new stored conversation.
+    store:
+        False: keep nothing in the store (``NBCHAT_STORE=off`` switches it off everywhere).
     **params:
         Generation parameters (``nbchat.records.PARAMS``): ``temperature``, ``max_tokens``,
         ``stop``, ``top_p``, ``top_k``.
@@ -71,6 +77,9 @@ class ChatPanel(anywidget.AnyWidget):
         client: Client | None = None,
         model: str | None = None,
         system: str | None = None,
+        *,
+        name: str | None = None,
+        store: bool = True,
         **params: Any,
     ) -> None:
         unknown = set(params) - set(PARAM_NAMES)
@@ -87,6 +96,7 @@ class ChatPanel(anywidget.AnyWidget):
             backend=label,
         )
         self.on_msg(self._on_custom_msg)
+        self._runner.book.open(name, store)
 
     @property
     def client(self) -> Client:
@@ -137,38 +147,6 @@ class ChatPanel(anywidget.AnyWidget):
             page.close()
         super().close()
 
-    def history(self) -> Any:
-        """The conversation as a pandas DataFrame, one row per message (see nbchat.history)."""
-        from nbchat.data import frames
-
-        return frames.history(self)
-
-    def usage(self) -> Any:
-        """Token usage per reply with running totals, as a DataFrame (see nbchat.usage)."""
-        from nbchat.data import frames
-
-        return frames.usage(self)
-
-    def to_json(self) -> str:
-        """The conversation, model, system prompt and parameters as JSON (never the key)."""
-        from nbchat.data.saved import panel_to_json
-
-        return panel_to_json(self)
-
-    @classmethod
-    def from_json(cls, data: str, client: Client | None = None) -> ChatPanel:
-        """A panel holding a conversation saved with :meth:`to_json`."""
-        from nbchat.data.saved import panel_from_json
-
-        state = panel_from_json(data)
-        panel = cls(client=client)
-        with panel.hold_sync():
-            panel.model = state.get("model") or panel.model
-            panel.system = state.get("system") or ""
-            panel.params = dict(state.get("params") or {})
-            panel.messages = list(state["messages"])
-        return panel
-
     def __repr__(self) -> str:
         return (
             f"ChatPanel(model={self.model!r}, messages={len(self.messages)}, "
@@ -216,4 +194,6 @@ class ChatPanel(anywidget.AnyWidget):
         "undo-clear": lambda self, msg: self.undo_clear(),
         "snapshot-request": lambda self, msg: self.send_msg(self._runner.snapshot(msg.get("id"))),
         "settings": lambda self, msg: self._runner.settings(msg),
+        "edit": lambda self, msg: self._edit_intent(str(msg.get("message_id")), str(msg["text"])),
+        "switch-branch": lambda self, msg: self.switch_branch(str(msg.get("message_id"))),
     }
