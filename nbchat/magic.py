@@ -222,15 +222,16 @@ def chat(line: str, cell: str | None, shell: Any = None) -> Any:
     assert state.client is not None
     snapshot = {**state.params, "system": state.system}
     user = Message.user(text, model=state.model, api=state.client.api, params=snapshot)
-    state.messages = [*state.messages, user.to_dict()]
-    turn = Turn(
+    history = [*state.messages, user.to_dict()]
+    turn = Turn(  # a request it cannot build raises here, before the conversation changes
         state.client,
-        prompt(state.messages, state.system),
+        prompt(history, state.system),
         state.model,
         state.params,
         _CellSink(),
         snapshot_params=snapshot,
     )
+    state.messages = history
     reply = turn.run()
     assert turn.message is not None
     state.messages = [*state.messages, turn.message]
