@@ -13,12 +13,15 @@ from nbchat._exceptions import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceeded,
     ConfigError,
     NbchatError,
+    NbchatWarning,
     NotFoundError,
     RateLimitError,
     ServerError,
     StreamError,
+    UnpricedModelWarning,
 )
 from nbchat._version import __version__
 from nbchat.client import Client, Stream
@@ -27,6 +30,7 @@ from nbchat.records import Chunk, Reply, ToolRequest, Usage
 if TYPE_CHECKING:
     from nbchat.data.frames import history, usage
     from nbchat.data.plot import plot_usage
+    from nbchat.data.prices import set_price
     from nbchat.panel import BusyError, ChatPanel
     from nbchat.recording import Recorder
     from nbchat.data.logs import conversations, logs
@@ -37,12 +41,14 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "BusyError",
     "ChatPanel",
     "Chunk",
     "Client",
     "ConfigError",
     "NbchatError",
+    "NbchatWarning",
     "NotFoundError",
     "RateLimitError",
     "Recorder",
@@ -52,11 +58,13 @@ __all__ = [
     "Stream",
     "StreamError",
     "ToolRequest",
+    "UnpricedModelWarning",
     "Usage",
     "__version__",
     "history",
     "plot_usage",
     "serve",
+    "set_price",
     "usage",
 ]
 
@@ -70,6 +78,7 @@ _LAZY = {
     "history": "nbchat.data.frames",
     "usage": "nbchat.data.frames",
     "plot_usage": "nbchat.data.plot",
+    "set_price": "nbchat.data.prices",
     "Recorder": "nbchat.recording",
 }
 

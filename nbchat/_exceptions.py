@@ -4,6 +4,7 @@
 
     NbchatError
     ├── ConfigError                 bad arguments (unknown api, missing key for a live host)
+    ├── BudgetExceeded              refused before sending: the worst case exceeds the budget
     └── APIError                    .status (int | None), .message (str)
         ├── AuthenticationError     401 / 403
         ├── NotFoundError           404 (unknown model or path)
@@ -15,6 +16,9 @@
                                     .partial is the text received so far, .reply the Reply
 
 Messages carry the HTTP status and the server's own text, never the API key.
+
+Warnings: ``NbchatWarning`` (a ``UserWarning``) > ``UnpricedModelWarning`` (once per model with
+no known price: its cost is unknown, NaN, never $0).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "ConfigError",
     "NbchatError",
+    "NbchatWarning",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
     "StreamError",
+    "UnpricedModelWarning",
 ]
 
 
@@ -44,6 +51,38 @@ class NbchatError(Exception):
 
 class ConfigError(NbchatError, ValueError):
     """The client or panel was configured in a way that cannot work."""
+
+
+class BudgetExceeded(NbchatError):
+    """A request was refused before it was sent: its worst case would exceed the budget.
+
+    ``worst_case`` (USD, None when no price is known), ``remaining``, ``spent`` and ``budget``
+    say the numbers; the message says them in words.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        worst_case: float | None = None,
+        remaining: float = 0.0,
+        spent: float = 0.0,
+        budget: float = 0.0,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.worst_case = worst_case
+        self.remaining = remaining
+        self.spent = spent
+        self.budget = budget
+
+
+class NbchatWarning(UserWarning):
+    """Base class of the warnings nbchat gives."""
+
+
+class UnpricedModelWarning(NbchatWarning):
+    """No price is known for a model: its cost is unknown (NaN), never $0. Once per model."""
 
 
 class APIError(NbchatError):

@@ -6,9 +6,11 @@
   history DataFrame, the JSON save format and ``js/src/types.d.ts`` are derived from its fields
   (``tests/test_records.py`` checks the TypeScript side field by field).
 * :data:`PARAMS`: **the** generation parameters: name, type, check and wire name per API. The
-  client, the backends, the panel's settings, the DataFrames and ``%%chat`` all read it.
+  client, the backends, the panel's settings, the DataFrames and ``%%chat`` all read it (it
+  lives in ``nbchat.params``, re-exported here).
 
-Nothing here imports anything else from nbchat (but the exception types, lazily).
+Nothing here imports anything else from nbchat (but the parameter table, the raw record of
+``nbchat.raw``, and the exception types, lazily).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
+
+from nbchat.params import PARAM_NAMES, PARAMS, Param, check_params
+from nbchat.raw import Raw
 
 __all__ = [
     "MESSAGE_FIELDS",
@@ -53,15 +57,20 @@ class Usage:
     prompt: int | None = None
     completion: int | None = None
     total: int | None = None
+    #: Prompt tokens served from the provider's cache (part of ``prompt``; OpenAI's
+    #: ``prompt_tokens_details.cached_tokens``), priced apart; None when not reported.
+    cached: int | None = None
 
     def to_dict(self) -> dict[str, int | None]:
-        return {"prompt": self.prompt, "completion": self.completion, "total": self.total}
+        """``prompt``, ``completion``, ``total``, and ``cached`` when the server reported it."""
+        d = {"prompt": self.prompt, "completion": self.completion, "total": self.total}
+        return d if self.cached is None else {**d, "cached": self.cached}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Usage | None:
         if not d:
             return None
-        return cls(d.get("prompt"), d.get("completion"), d.get("total"))
+        return cls(d.get("prompt"), d.get("completion"), d.get("total"), d.get("cached"))
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,10 @@ class Reply:
 
     ``usage`` is None when the server gave none; ``ttft`` (time to first token) and
     ``latency`` are seconds from sending the request. ``error`` is the message when
-    ``status`` is ``"error"`` or ``"incomplete"``.
+    ``status`` is ``"error"`` or ``"incomplete"``. ``cost`` is USD (None when unknown, never
+    0 for unknown; ``price_source`` says where the price came from, and as of when);
+    ``request_bytes`` the size of the JSON body sent; ``raw`` what went over the wire
+    (:class:`~nbchat.raw.Raw`, kernel only: not in ``to_dict()``, repr or comparisons).
     """
 
     content: str
@@ -124,6 +136,10 @@ class Reply:
     error: str | None = None
     api: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cost: float | None = None
+    price_source: str | None = None
+    request_bytes: int | None = None
+    raw: Raw | None = field(default=None, repr=False, compare=False)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -138,7 +154,8 @@ class Reply:
         return self.usage.completion / span
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = dataclasses.asdict(dataclasses.replace(self, raw=None))
+        del d["raw"]  # kernel only (nbchat.raw)
         d["usage"] = self.usage.to_dict() if self.usage else None
         d["tool_request"] = self.tool_request.to_dict() if self.tool_request else None
         return d
@@ -201,6 +218,12 @@ class Message:
     #: The message this one follows (None: first); ``branches``: ids of its versions, or None.
     parent_id: str | None = None
     branches: list[str] | None = None
+    #: USD, None when unknown (no price, or no usage reported).
+    cost: float | None = None
+    #: Size of the JSON request body sent (the whole re-sent history), in bytes.
+    request_bytes: int | None = None
+    #: Where ``cost``'s price came from, and as of when (for people).
+    price_source: str | None = None
 
     @classmethod
     def user(
@@ -255,6 +278,9 @@ class Message:
             created_at=created_at,
             request_id=request_id,
             tool_request=reply.tool_request.to_dict() if reply.tool_request else None,
+            cost=reply.cost,
+            request_bytes=reply.request_bytes,
+            price_source=reply.price_source,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,126 +301,3 @@ class Message:
 
 #: The fields of :class:`Message`, in order: the keys of every message dict.
 MESSAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Message))
-
-
-# ---- the generation parameters ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Param:
-    """One generation parameter: how it is checked, and its name on each API's wire.
-
-    ``wire`` maps an API name to the request-body key; EGP puts them inside
-    ``model_parameters`` (PROTOCOL.md 2.1), OpenAI at the top level (3.1).
-    """
-
-    name: str
-    #: ``float``, ``int`` or ``list[str]`` (the TypeScript side: number / string[]).
-    kind: Literal["float", "int", "list[str]"]
-    wire: Mapping[str, str]
-    minimum: float | None = None
-    maximum: float | None = None
-    #: Shown in the panel's settings.
-    in_settings: bool = False
-    help: str = ""
-
-    def check(self, value: Any) -> Any:
-        """The value, normalised; ConfigError naming the parameter when it cannot be sent."""
-        from nbchat._exceptions import ConfigError
-
-        if self.kind == "list[str]":
-            if isinstance(value, str):
-                return [value]
-            if isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
-                return list(value)
-            raise ConfigError(
-                f"{self.name} must be a string or a list of strings, not {type(value).__name__}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{self.name} must be a number, not {type(value).__name__}")
-        if self.kind == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise ConfigError(f"{self.name} must be a whole number, not {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ConfigError(f"{self.name} must be a finite number, not {value!r}")
-        if self.minimum is not None and value < self.minimum:
-            raise ConfigError(f"{self.name} must be >= {self.minimum:g}, not {value!r}")
-        if self.maximum is not None and value > self.maximum:
-            raise ConfigError(f"{self.name} must be <= {self.maximum:g}, not {value!r}")
-        return value
-
-    def coerce(self, value: Any) -> Any:
-        """A value from a form (a string or a number), checked; None/"" means unset."""
-        if value is None or value == "":
-            return None
-        if isinstance(value, str) and self.kind != "list[str]":
-            try:
-                value = float(value) if self.kind == "float" else int(value)
-            except ValueError:
-                from nbchat._exceptions import ConfigError
-
-                raise ConfigError(f"{self.name} must be a number, not {value!r}") from None
-        return self.check(value)
-
-
-PARAMS: dict[str, Param] = {
-    p.name: p
-    for p in (
-        Param(
-            "temperature",
-            "float",
-            {"egp": "temperature", "openai": "temperature"},
-            minimum=0,
-            in_settings=True,
-            help="sampling temperature; 0 is (nearly) deterministic",
-        ),
-        Param(
-            "max_tokens",
-            "int",
-            # OpenAI: Client(max_tokens_field=...) may rename it (max_completion_tokens).
-            {"egp": "max_tokens", "openai": "max_tokens"},
-            minimum=1,
-            in_settings=True,
-            help="the most tokens the reply may have",
-        ),
-        Param("stop", "list[str]", {"egp": "stop_sequences", "openai": "stop"}),
-        Param("top_p", "float", {"egp": "topP", "openai": "top_p"}, minimum=0, maximum=1),
-        # top_k is not standard OpenAI; vLLM and llama.cpp read it.
-        Param("top_k", "int", {"egp": "topK", "openai": "top_k"}, minimum=1),
-    )
-}
-#: The names of :data:`PARAMS`, in order.
-PARAM_NAMES: tuple[str, ...] = tuple(PARAMS)
-
-
-def check_params(params: Mapping[str, Any], *, allow_extra: bool = True) -> dict[str, Any]:
-    """Check generation parameters; returns the set ones, normalised (None means unset).
-
-    ``extra`` (a dict merged into the request body) is allowed unless ``allow_extra`` is
-    False. Raises ConfigError naming an unknown parameter or a bad value.
-    """
-    from nbchat._exceptions import ConfigError
-
-    allowed = [*PARAM_NAMES, *(["extra"] if allow_extra else [])]
-    unknown = [k for k in params if k not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"unknown parameter(s) {sorted(unknown)}; use {allowed}"
-            + (" (extra={...} is merged into the request body)" if allow_extra else "")
-        )
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if key == "extra":
-            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-                raise ConfigError(
-                    f"extra must be a dict of request-body fields, not {type(value).__name__}"
-                )
-            out[key] = dict(value)
-        else:
-            out[key] = PARAMS[key].check(value)
-    return out

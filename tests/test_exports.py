@@ -12,12 +12,14 @@ PUBLIC = {
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "BusyError",
     "ChatPanel",
     "Chunk",
     "Client",
     "ConfigError",
     "NbchatError",
+    "NbchatWarning",
     "NotFoundError",
     "RateLimitError",
     "Recorder",
@@ -27,16 +29,18 @@ PUBLIC = {
     "Stream",
     "StreamError",
     "ToolRequest",
+    "UnpricedModelWarning",
     "Usage",
     "__version__",
+    "conversations",
     "history",
+    "logs",
     "plot_usage",
     "serve",
-    "conversations",
+    "set_price",
     "usage",
 }
 
-    "logs",
 
 def test_all_is_the_public_surface() -> None:
     assert set(nbchat.__all__) == PUBLIC
@@ -56,7 +60,8 @@ def test_import_is_light() -> None:
     """pandas, starlette, uvicorn and anywidget load on first use, not at import."""
     code = (
         "import sys, nbchat; "
-        "print(sorted(m for m in ('pandas', 'starlette', 'uvicorn', 'anywidget', 'altair') "
+        "print(sorted(m for m in ('pandas', 'starlette', 'uvicorn', 'anywidget', 'altair', "
+        "'genai_prices') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

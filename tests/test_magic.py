@@ -208,7 +208,12 @@ def test_in_a_real_kernel(tmp_path: Any) -> None:
     client.execute()
     assert time.monotonic() - start < 120
     out1 = nb.cells[1].outputs
-    assert out1 and "token" in out1[-1]["data"]["text/markdown"].lower()
+    shown = [o for o in out1 if "data" in o]
+    assert shown and "token" in shown[-1]["data"]["text/markdown"].lower()
+    # no price for the demo model: one UnpricedModelWarning (issue 15), in the first cell only
+    warned = [o for o in out1 + nb.cells[2].outputs if "UnpricedModelWarning" in o.get("text", "")]
+    assert len(warned) == 1 and warned[0] in out1 and warned[0]["name"] == "stderr"
+    assert "set_price('demo'" in warned[0]["text"]
     assert updates.count(1) > 1  # the reply streamed into the output
     printed = nb.cells[3].outputs[0]["text"]
     assert printed.startswith("['user', 'assistant', 'user', 'assistant']")

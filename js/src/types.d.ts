@@ -16,6 +16,8 @@ export interface Usage {
   prompt: number | null;
   completion: number | null;
   total: number | null;
+  /** Prompt tokens served from the cache (present when the server reported them). */
+  cached?: number | null;
 }
 
 export interface ToolRequest {
@@ -43,6 +45,12 @@ export interface ChatMessage {
   created_at: string;
   request_id: string | null;
   tool_request: ToolRequest | null;
+  /** USD, null when unknown (no price, or no usage): shown as "—", never $0. */
+  cost: number | null;
+  /** Size of the JSON request body sent (the whole re-sent history). */
+  request_bytes: number | null;
+  /** Where the price came from, and as of when (the usage view's tooltip). */
+  price_source: string | null;
 }
 
   /** The message this one follows (null: the first). */

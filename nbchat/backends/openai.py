@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -139,4 +140,8 @@ class OpenAI:
 def _usage(u: Any) -> Any:
     if not isinstance(u, dict):
         return None
-    return usage_of(u.get("prompt_tokens"), u.get("completion_tokens"), u.get("total_tokens"))
+    usage = usage_of(u.get("prompt_tokens"), u.get("completion_tokens"), u.get("total_tokens"))
+    details = u.get("prompt_tokens_details")
+    cached = int_or_none(details.get("cached_tokens")) if isinstance(details, dict) else None
+    # Cached prompt tokens are priced apart (nbchat.data.prices); None when not reported.
+    return dataclasses.replace(usage, cached=cached) if usage and cached is not None else usage

@@ -17,6 +17,7 @@ from nbchat._exceptions import ConfigError
 from nbchat.backends import Backend, get_backend
 from nbchat.backends.messages import as_messages
 from nbchat.client import config
+from nbchat.client.budget import Budget
 from nbchat.client.request import Request, Secret, redact_url
 from nbchat.client.stream import Stream
 from nbchat.records import Reply, check_params
@@ -64,6 +65,12 @@ class Client:
         type, body bytes with their arrival times, and the reply) is written to its cassette
         for replay with ``nbchat.serve(replay=...)``. Headers, and so the key, are never
         recorded.
+    price_provider:
+        The genai-prices provider the model is priced as (``"openai"`` for a proxy or gateway);
+        default: from the base URL (``nbchat.data.prices``).
+    budget:
+        USD this client may spend: a request whose worst case exceeds what remains is refused
+        before it is sent with :class:`~nbchat.BudgetExceeded` (``nbchat.client.budget``).
     """
 
     def __init__(
@@ -79,6 +86,8 @@ class Client:
         max_tokens_field: str | None = None,
         headers: Mapping[str, str] | None = None,
         recorder: Recorder | None = None,
+        price_provider: str | None = None,
+        budget: float | None = None,
     ) -> None:
         # Every argument is checked here, before any request (config.py): a bad value is a
         # ConfigError naming it, and neither the key nor a header value is ever quoted.
@@ -117,6 +126,8 @@ class Client:
         self.extra_headers = config.check_headers(headers)
         self._session = http.make_session()
         self._recorder = recorder
+        self.price_provider = price_provider
+        self.budget = None if budget is None else Budget(budget)
 
     # -- public API --------------------------------------------------------------------
 
@@ -170,10 +181,16 @@ class Client:
             timeout=self.timeout,
             max_retries=self.max_retries,
             recorder=self._recorder,
+            price_provider=self.price_provider,
+            max_tokens=checked.get("max_tokens"),
+            budget=self.budget,
         )
 
     def open(self, request: Request) -> Stream:
         """A stream for ``request`` on this client's connection pool (sent when iterated)."""
+        r = request
+        if r.budget is not None:  # a request over budget is refused here, before it is sent
+            r.budget.reserve(r.payload, r.model, r.url, r.price_provider, r.max_tokens, hold=False)
         return Stream(request, self._session)
 
     def stream(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbchat.backends import Backend
+    from nbchat.client.budget import Budget
     from nbchat.recording import Recorder
 
 __all__ = ["Request", "Secret", "redact_url"]
@@ -76,6 +77,10 @@ class Request:
     timeout: tuple[float, float] = (10.0, 120.0)
     max_retries: int = 2
     recorder: Recorder | None = field(default=None, repr=False)
+    #: Prices (nbchat.data.prices): the declared provider, the reply bound, the spending limit.
+    price_provider: str | None = None
+    max_tokens: int | None = None
+    budget: Budget | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # the URL without user info or query (they may hold a key)
         return f"Request(url={redact_url(self.url)!r}, model={self.model!r}, stream={self.stream})"

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import requests
 
-from nbchat._exceptions import APIConnectionError, APIError, StreamError
+from nbchat._exceptions import APIConnectionError, APIError, BudgetExceeded, StreamError
 from nbchat.backends.accumulator import DONE, Accumulator, EventError, decode_event, decode_sync
 from nbchat.backends.errors import body_message, event_error_message
 from nbchat.client import retry
 from nbchat.client.request import Request, redact_url
+from nbchat.client.tap import Tap
 from nbchat.records import Chunk, Delta, Reply, ReplyStatus
 from nbchat.transport import http
 from nbchat.transport.sse import SSEDecoder, UnknownField
@@ -56,6 +57,8 @@ class Stream:
         self.reply: Reply | None = None
         self.requests_made = 0
         self._recording: _Exchange | None = None
+        #: The wire record (reply.raw), the price and the budget (nbchat.client.tap).
+        self._tap = Tap()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ class Stream:
     def _run(self) -> Iterator[Chunk]:
         self._acc.started = time.monotonic()
         try:
+            self._tap.start(self.request)  # a budget refuses here: nothing is sent
             resp = self._open()
             if resp is None:  # cancelled before a response
                 self._end("cancelled")
@@ -115,6 +119,9 @@ class Stream:
         except _Cancelled:
             return
         except StreamError:
+            raise
+        except BudgetExceeded as exc:
+            self._end("error", exc.message)
             raise
         except APIError as exc:
             self._end("error", exc.message)
@@ -139,6 +146,7 @@ class Stream:
                 sent = time.monotonic()
                 resp = self._post(request)
             except APIConnectionError as exc:
+                self._tap.attempt(request, sent, error=exc.message)
                 if self._cancel.is_set():
                     return None
                 wait = retry.delay(exc, None, attempt, request.max_retries)
@@ -151,6 +159,7 @@ class Stream:
                 continue
             if resp is None:  # closed while waiting for the status line
                 return None
+            self._tap.attempt(request, sent, resp)
             if request.recorder is not None:  # taps resp.raw: every body piece is recorded
                 self._recording = request.recorder.start(
                     request.api, request.url, dict(request.payload), resp, sent
@@ -221,8 +230,10 @@ class Stream:
         acc = self._acc
         decoder = SSEDecoder()
         first = True
+        tap = self._tap
         try:
             for data in http.iter_body(resp):
+                tap.events.bytes += len(data)
                 if first:
                     first = False
                     # PROTOCOL.md 5.3: a JSON body answers a stream request as a sync reply.
@@ -231,9 +242,11 @@ class Stream:
                         return
                 for item in decoder.feed(data):
                     if isinstance(item, UnknownField):
+                        tap.event(item.name + ":", item.value)
                         if item.name == "error":  # llama.cpp's `error:` line
                             self._fail("error", event_error_message(item.value))
                         continue
+                    tap.event(item.event, item.data)
                     chunk = self._apply(decode_event(backend, item.data, item.event))
                     if chunk is not None:
                         yield chunk
@@ -255,6 +268,7 @@ class Stream:
             try:
                 for item in decoder.close():
                     if not isinstance(item, UnknownField):
+                        tap.event(item.event, item.data)
                         chunk = self._apply(decode_event(backend, item.data, item.event))
                         if chunk is not None:
                             yield chunk
@@ -283,12 +297,14 @@ class Stream:
         body = bytearray(head)
         try:
             for data in http.iter_body(resp):
+                self._tap.events.bytes += len(data)
                 body += data
         except http.BodyInterrupted as exc:
             if self._cancel.is_set():
                 self._end("cancelled")
                 return
             self._fail("incomplete", f"the connection dropped while reading the reply ({exc})")
+        self._tap.event("json", body.decode("utf-8", errors="replace"))
         try:
             delta = decode_sync(self.request.backend, bytes(body))
         except EventError as exc:
@@ -300,7 +316,9 @@ class Stream:
 
     def _end(self, status: ReplyStatus, error: str | None = None) -> Reply:
         if self.reply is None:
-            self.reply = self._acc.reply(status, error)
+            # The accumulator assembles the reply; the tap adds cost, request size and raw.
+            received = self._acc.events > 0 or self._tap.events.bytes > 0
+            self.reply = self._tap.finish(self._acc.reply(status, error), self.request, received)
             if self._recording is not None:
                 self._recording.finish(self.reply)
             log.debug(

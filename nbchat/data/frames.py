@@ -66,6 +66,8 @@ USAGE_COLUMNS = (
     "cumulative_prompt",
     "cumulative_completion",
     "cumulative_total",
+    "cost",
+    "cumulative_cost",
     "status",
 )
 
@@ -122,6 +124,9 @@ def _as_dict(i: int, m: Any) -> dict[str, Any]:
             "finish_reason": m.finish_reason,
             "status": m.status,
             "error": m.error,
+            "cost": m.cost,
+            "request_bytes": m.request_bytes,
+            "price_source": m.price_source,
         }
     if isinstance(m, Mapping):
         return dict(m)
@@ -229,6 +234,8 @@ def history(source: Any) -> pd.DataFrame:
         "completion_tokens": completion.array,
         "total_tokens": total.array,
         "ttft": ttft,
+        "cost": _floats(top["cost"]),  # USD, NaN when unknown (nbchat.data.prices)
+        "request_bytes": _ints(top["request_bytes"]).array,
         "latency": latency,
         "tokens_per_second": tps,
         "status": top["status"].replace(_REPLY_STATUS),
@@ -259,8 +266,11 @@ def usage(source: Any) -> pd.DataFrame:
     pandas.DataFrame
         ``turn``, ``model``, ``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
         ``cumulative_prompt``, ``cumulative_completion``, ``cumulative_total`` (``Int64``;
-        a running sum of the known values, ``<NA>`` until one is known) and ``status``.
+        a running sum of the known values, ``<NA>`` until one is known), ``cost`` and
+        ``cumulative_cost`` (USD; ``NaN`` when unknown, never 0; the running sum of the known
+        costs, ``NaN`` until one is known) and ``status``.
     """
+    import numpy as np
     import pandas as pd
 
     frame = source if isinstance(source, pd.DataFrame) else history(source)
@@ -285,6 +295,12 @@ def usage(source: Any) -> pd.DataFrame:
                 acc = (acc or 0) + int(v)
             running.append(acc)
         out[cum_name] = _int_array(running)
+    cost = _floats(rows["cost"]) if "cost" in rows.columns else np.full(len(rows), np.nan)
+    known = ~np.isnan(cost)
+    out["cost"] = cost
+    out["cumulative_cost"] = np.where(
+        np.cumsum(known) > 0, np.cumsum(np.where(known, cost, 0.0)), np.nan
+    )
     out["status"] = rows["status"].to_numpy(dtype=object)
     result = pd.DataFrame(out, columns=list(USAGE_COLUMNS))
     for name in ("model", "status"):

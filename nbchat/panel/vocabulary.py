@@ -48,6 +48,9 @@ class ChatMessage(TypedDict):
     cost: float | None
     request_bytes: int | None
     price_source: str | None
+    cost: float | None
+    request_bytes: int | None
+    price_source: str | None
 
 
 class Streaming(TypedDict, total=False):
