@@ -29,11 +29,11 @@ from nbchat.records import Chunk, Reply, ToolRequest, Usage
 
 if TYPE_CHECKING:
     from nbchat.data.frames import history, usage
+    from nbchat.data.logs import conversations, logs
     from nbchat.data.plot import plot_usage
     from nbchat.data.prices import set_price
     from nbchat.panel import BusyError, ChatPanel
     from nbchat.recording import Recorder
-    from nbchat.data.logs import conversations, logs
     from nbchat.server import Server, serve
 
 __all__ = [
@@ -61,7 +61,9 @@ __all__ = [
     "UnpricedModelWarning",
     "Usage",
     "__version__",
+    "conversations",
     "history",
+    "logs",
     "plot_usage",
     "serve",
     "set_price",
@@ -70,11 +72,11 @@ __all__ = [
 
 _LAZY = {
     "BusyError": "nbchat.panel",
-    "conversations",
     "ChatPanel": "nbchat.panel",
     "serve": "nbchat.server",
     "Server": "nbchat.server",
-    "logs",
+    "logs": "nbchat.data.logs",
+    "conversations": "nbchat.data.logs",
     "history": "nbchat.data.frames",
     "usage": "nbchat.data.frames",
     "plot_usage": "nbchat.data.plot",
@@ -89,8 +91,6 @@ def load_ipython_extension(ipython: Any) -> None:
 
     load(ipython)
 
-    "logs": "nbchat.data.logs",
-    "conversations": "nbchat.data.logs",
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
