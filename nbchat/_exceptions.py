@@ -10,6 +10,8 @@
         ├── NotFoundError           404 (unknown model or path)
         ├── BadRequestError         400 / 413 / 422, with the server's field errors
         ├── RateLimitError          429, .retry_after (seconds | None)
+        ├── ReplayMismatchError     409 from a replay server: not the recorded request
+        ├── ReplayExhaustedError    410 from a replay server: every exchange was replayed
         ├── ServerError             5xx (and 408 / 409), JSON or not (an HTML 502 page)
         ├── APIConnectionError      refused, DNS, timeouts before the response began
         └── StreamError             malformed chunk, error event, dropped stream, empty 200;
@@ -39,6 +41,8 @@ __all__ = [
     "NbchatWarning",
     "NotFoundError",
     "RateLimitError",
+    "ReplayExhaustedError",
+    "ReplayMismatchError",
     "ServerError",
     "StreamError",
     "UnpricedModelWarning",
@@ -128,6 +132,16 @@ class RateLimitError(APIError):
     ) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+
+class ReplayMismatchError(APIError):
+    """409 from ``nbchat serve --replay``: the request differs from the recorded one (the
+    message says how). Deterministic: never retried."""
+
+
+class ReplayExhaustedError(APIError):
+    """410 from ``nbchat serve --replay``: every recorded exchange was already replayed.
+    Deterministic: never retried."""
 
 
 class ServerError(APIError):

@@ -23,6 +23,8 @@ PUBLIC = {
     "NotFoundError",
     "RateLimitError",
     "Recorder",
+    "ReplayExhaustedError",
+    "ReplayMismatchError",
     "Reply",
     "Server",
     "ServerError",

@@ -51,6 +51,12 @@ class EGP:
         return self._parse(data)
 
     def parse_sync(self, data: Any) -> Delta:
+        # A reply without chat_completion.message ({} or an OpenAI body) is malformed.
+        cc = data.get("chat_completion") if isinstance(data, dict) else None
+        if not isinstance(cc, dict) or not isinstance(cc.get("message"), dict):
+            raise ValueError(
+                "no 'chat_completion.message' in the reply (is this an EGP server? api='openai'?)"
+            )
         return self._parse(data)
 
     def is_complete(self, saw_done: bool, saw_finish: bool) -> bool:

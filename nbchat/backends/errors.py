@@ -7,9 +7,10 @@ read here and handed to the transport's error mapping as a function.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["body_message", "message_from_json"]
+__all__ = ["body_kind", "body_message", "html_message", "message_from_json"]
 
 
 def body_message(body: bytes) -> str:
@@ -73,3 +74,30 @@ def event_error_message(data: str) -> str:
     except (ValueError, RecursionError):
         return data.strip()[:200] or "error event"
     return message_from_json(obj) or data.strip()[:200] or "error event"
+
+
+def body_kind(body: bytes) -> str | None:
+    """The machine-readable error type of an error body: OpenAI ``error.type`` / ``error.code``,
+    or a ``type`` next to EGP's ``detail`` (the replay server's ``replay_mismatch``)."""
+    try:
+        data = json.loads(body.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    err = data.get("error")
+    found = (err.get("type"), err.get("code")) if isinstance(err, dict) else (data.get("type"),)
+    return next((v for v in found if isinstance(v, str) and v), None)
+
+
+def html_message(where: str, head: bytes) -> str:
+    """The error for a web page where a chat reply was expected: its title and first words."""
+    text = head[:4096].decode("utf-8", errors="replace")
+    title = re.search(r"<title[^>]*>(.*?)</title", text, re.IGNORECASE | re.DOTALL)
+    start = " ".join(text.split())[:200]
+    shown = f"title {' '.join(title.group(1).split())[:120]!r}, " if title else ""
+    return (
+        f"the server answered text/html (a web page, not a chat reply) at {where}: "
+        f"{shown}starting {start!r}; check the base URL (it should end in the API's path, "
+        "such as /v1 or /egp/v1) and the api setting"
+    )

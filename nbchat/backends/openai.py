@@ -101,9 +101,14 @@ class OpenAI:
         text = ""
         finish = None
         fragments: list[tuple[int, str | None, str | None, str]] = []
-        choices = data.get("choices") or []
-        if not isinstance(choices, list):
-            raise ValueError("choices is not a list")
+        choices = data.get("choices")
+        # A reply without choices[0].message ({} or an EGP body) is malformed, not empty.
+        if not isinstance(choices, list) or not choices:
+            raise ValueError(
+                "no 'choices' in the reply (is this an OpenAI-compatible server? api='egp'?)"
+            )
+        if not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+            raise ValueError("choices[0] has no 'message' object")
         if choices and isinstance(choices[0], dict):
             msg = choices[0].get("message") or {}
             if isinstance(msg, dict):

@@ -104,14 +104,17 @@ class Client:
         self.timeout: tuple[float, float] = config.check_timeout(timeout)
         self.max_retries = config.check_retries(max_retries)
         self.auth_header = config.check_auth_header(auth_header)
-        if self._key and urllib.parse.urlsplit(self.base_url).username is not None:
-            if self.backend.auth(self.auth_header)[0].lower() == "authorization":
-                # requests sends user info as Basic auth, replacing "Authorization: Bearer".
-                raise ConfigError(
-                    "base_url holds user info (user:password@), sent as HTTP Basic auth, which "
-                    "would replace the API key's Authorization header: remove one of them, or "
-                    "send the key in another header with auth_header='x-api-key'"
-                )
+        # requests sends user info as Basic auth, replacing "Authorization: Bearer KEY".
+        if (
+            self._key
+            and urllib.parse.urlsplit(self.base_url).username is not None
+            and self.backend.auth(self.auth_header)[0].lower() == "authorization"
+        ):
+            raise ConfigError(
+                "base_url holds user info (user:password@), sent as HTTP Basic auth, which "
+                "would replace the API key's Authorization header: remove one of them, or "
+                "send the key in another header with auth_header='x-api-key'"
+            )
         if max_tokens_field is None:
             host = urllib.parse.urlsplit(self.base_url).hostname or ""
             max_tokens_field = (

@@ -11,7 +11,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from nbchat._exceptions import APIConnectionError, APIError, RateLimitError, ServerError
+from nbchat._exceptions import (
+    APIConnectionError,
+    APIError,
+    RateLimitError,
+    ReplayExhaustedError,
+    ReplayMismatchError,
+    ServerError,
+)
 from nbchat.transport import http
 
 __all__ = ["BACKOFF_BASE_S", "BACKOFF_CAP_S", "RETRYABLE_STATUS", "RETRY_AFTER_CAP_S", "delay"]
@@ -27,8 +34,8 @@ def delay(
     err: APIError, headers: Mapping[str, str] | None, attempt: int, max_retries: int
 ) -> float | None:
     """Seconds to wait before retry number ``attempt + 1``, or None for no retry."""
-    if attempt >= max_retries:
-        return None
+    if attempt >= max_retries or isinstance(err, (ReplayMismatchError, ReplayExhaustedError)):
+        return None  # a replay server's mismatch or end of cassette is deterministic
     forced = False
     if headers is not None:
         should = str(headers.get("x-should-retry", "")).lower()

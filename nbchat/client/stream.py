@@ -20,7 +20,7 @@ import requests
 
 from nbchat._exceptions import APIConnectionError, APIError, BudgetExceeded, StreamError
 from nbchat.backends.accumulator import DONE, Accumulator, EventError, decode_event, decode_sync
-from nbchat.backends.errors import body_message, event_error_message
+from nbchat.backends.errors import body_kind, body_message, event_error_message, html_message
 from nbchat.client import retry
 from nbchat.client.request import Request, redact_url
 from nbchat.client.tap import Tap
@@ -171,7 +171,7 @@ class Stream:
                     http.shutdown(resp)
                     return None
                 return resp
-            err = http.error_from_response(resp, body_message)
+            err = http.error_from_response(resp, body_message, body_kind)
             fallback = request.backend.fallback_payload(request.payload, err.status, err.message)
             if fallback is not None and not fallback_used:
                 fallback_used = True
@@ -236,6 +236,8 @@ class Stream:
                 tap.events.bytes += len(data)
                 if first:
                     first = False
+                    if ctype.startswith("text/html") or data.lstrip()[:1] == b"<":
+                        self._fail("error", html_message(redact_url(resp.url), data))
                     # PROTOCOL.md 5.3: a JSON body answers a stream request as a sync reply.
                     if ctype.startswith("application/json") or data.lstrip()[:1] == b"{":
                         yield from self._read_sync(resp, data)

@@ -27,6 +27,8 @@ from nbchat._exceptions import (
     ConfigError,
     NotFoundError,
     RateLimitError,
+    ReplayExhaustedError,
+    ReplayMismatchError,
     ServerError,
 )
 
@@ -197,12 +199,15 @@ def read_limited(response: requests.Response, limit: int = ERROR_BODY_LIMIT) -> 
 
 
 def error_from_response(
-    response: requests.Response, message_of: Callable[[bytes], str]
+    response: requests.Response,
+    message_of: Callable[[bytes], str],
+    kind_of: Callable[[bytes], str | None] | None = None,
 ) -> APIError:
     """The typed exception for a non-2xx response (reads at most ERROR_BODY_LIMIT bytes).
 
     ``message_of`` reads the server's own message out of the body: the API's business
-    (``nbchat.backends.errors.body_message``), not the transport's.
+    (``nbchat.backends.errors.body_message``), not the transport's; ``kind_of`` its
+    machine-readable type (``body_kind``), which types a replay server's 409 and 410.
     """
     status = response.status_code
     try:
@@ -213,6 +218,9 @@ def error_from_response(
         response.close()
     msg = message_of(body)
     where = _where(response.url)
+    kind = kind_of(body) if kind_of is not None else None
+    if kind in _REPLAY_ERRORS:
+        return _REPLAY_ERRORS[kind](f"{status} {msg}", status)
     if status in (401, 403):
         what = "authentication failed" if status == 401 else "permission denied"
         return AuthenticationError(f"{status} {what} at {where}: {msg}", status)
@@ -226,6 +234,13 @@ def error_from_response(
         return BadRequestError(f"{status} bad request: {msg}", status)
     reason = response.reason or ""
     return ServerError(f"{status} {reason} from {where}: {msg}".replace("  ", " "), status)
+
+
+#: The replay server's error types (``nbchat.server.replay``): deterministic, never retried.
+_REPLAY_ERRORS: dict[str | None, type[APIError]] = {
+    "replay_mismatch": ReplayMismatchError,
+    "replay_exhausted": ReplayExhaustedError,
+}
 
 
 def retry_after(headers: Any) -> float | None:
