@@ -36,7 +36,8 @@ from typing import Any
 
 from nbchat._exceptions import ConfigError, NbchatError
 from nbchat.client import Client
-from nbchat.records import PARAMS, Message
+from nbchat.data.store import write_turn
+from nbchat.records import PARAMS, Message, new_id
 from nbchat.runs.defaults import DEMO_MODEL, default_client
 from nbchat.runs.turn import Turn, prompt
 
@@ -55,6 +56,8 @@ class _Session:
     base_url: str | None = None
     client: Client | None = None
     demo: bool = False
+    #: Where its turns go in the store (``nbchat.logs()``); ``--new`` starts another.
+    conversation_id: str = field(default_factory=new_id)
 
 
 _sessions: dict[int, _Session] = {}
@@ -140,6 +143,7 @@ def _configure(state: _Session, args: argparse.Namespace) -> None:
     state.params = {k: v for k, v in params.items() if v is not None}
     if args.new:
         state.messages = []
+        state.conversation_id = new_id()
     if args.system is not None:
         state.system = args.system or None
     if args.model is not None:
@@ -222,7 +226,8 @@ def chat(line: str, cell: str | None, shell: Any = None) -> Any:
     assert state.client is not None
     snapshot = {**state.params, "system": state.system}
     user = Message.user(text, model=state.model, api=state.client.api, params=snapshot)
-    history = [*state.messages, user.to_dict()]
+    parent = state.messages[-1]["id"] if state.messages else None
+    history = [*state.messages, {**user.to_dict(), "parent_id": parent}]
     turn = Turn(  # a request it cannot build raises here, before the conversation changes
         state.client,
         prompt(history, state.system),
@@ -234,7 +239,9 @@ def chat(line: str, cell: str | None, shell: Any = None) -> Any:
     state.messages = history
     reply = turn.run()
     assert turn.message is not None
-    state.messages = [*state.messages, turn.message]
+    message = {**turn.message, "parent_id": history[-1]["id"]}
+    state.messages = [*state.messages, message]
+    write_turn([history[-1], message], conversation_id=state.conversation_id, source="magic")
     if args.output is not None and shell is not None:
         shell.user_ns[args.output] = reply
     if turn.exception is not None:

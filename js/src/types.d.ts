@@ -45,6 +45,10 @@ export interface ChatMessage {
   created_at: string;
   request_id: string | null;
   tool_request: ToolRequest | null;
+  /** The message this one follows (null: the first). */
+  parent_id: string | null;
+  /** Ids of this message and its other versions (edits, retries), oldest first; null if alone. */
+  branches: string[] | null;
   /** USD, null when unknown (no price, or no usage): shown as "—", never $0. */
   cost: number | null;
   /** Size of the JSON request body sent (the whole re-sent history). */
@@ -53,10 +57,6 @@ export interface ChatMessage {
   price_source: string | null;
 }
 
-  /** The message this one follows (null: the first). */
-  parent_id: string | null;
-  /** Ids of this message and its other versions (edits, retries), oldest first; null if alone. */
-  branches: string[] | null;
 /** The `streaming` trait: the reply in progress, or `{}` when idle. */
 export interface Streaming {
   id?: string;
@@ -118,6 +118,10 @@ export interface ClearIntent { type: "clear"; id: string }
 /** Put back the messages the last `clear` removed (while the conversation is still empty). */
 export interface UndoClearIntent { type: "undo-clear"; id: string }
 export interface SnapshotRequest { type: "snapshot-request"; id: string }
+/** Send `text` as a new version of user message `message_id` (a new branch). */
+export interface EditIntent { type: "edit"; id: string; message_id: string; text: string }
+/** Show the branch through `message_id` (one of a message's `branches`). */
+export interface SwitchBranchIntent { type: "switch-branch"; id: string; message_id: string }
 export interface SettingsIntent {
   type: "settings";
   id: string;
@@ -126,10 +130,6 @@ export interface SettingsIntent {
   temperature?: number | null;
   max_tokens?: number | null;
 }
-/** Send `text` as a new version of user message `message_id` (a new branch). */
-export interface EditIntent { type: "edit"; id: string; message_id: string; text: string }
-/** Show the branch through `message_id` (one of a message's `branches`). */
-export interface SwitchBranchIntent { type: "switch-branch"; id: string; message_id: string }
 
 export type Intent =
   | SendIntent

@@ -19,6 +19,7 @@ from nbchat.backends.messages import as_messages
 from nbchat.client import config
 from nbchat.client.budget import Budget
 from nbchat.client.request import Request, Secret, redact_url
+from nbchat.client.storing import StoredStream, StoreLog
 from nbchat.client.stream import Stream
 from nbchat.records import Reply, check_params
 from nbchat.transport import http, logs
@@ -65,6 +66,9 @@ class Client:
         type, body bytes with their arrival times, and the reply) is written to its cassette
         for replay with ``nbchat.serve(replay=...)``. Headers, and so the key, are never
         recorded.
+    store:
+        True: every finished exchange is written to the conversation store (``nbchat.logs()``;
+        ``nbchat.data.store``), one stored conversation per client. Never the key or a header.
     price_provider:
         The genai-prices provider the model is priced as (``"openai"`` for a proxy or gateway);
         default: from the base URL (``nbchat.data.prices``).
@@ -86,6 +90,7 @@ class Client:
         max_tokens_field: str | None = None,
         headers: Mapping[str, str] | None = None,
         recorder: Recorder | None = None,
+        store: bool = False,
         price_provider: str | None = None,
         budget: float | None = None,
     ) -> None:
@@ -129,6 +134,8 @@ class Client:
         self.extra_headers = config.check_headers(headers)
         self._session = http.make_session()
         self._recorder = recorder
+        self.store = store
+        self._store_log = StoreLog()
         self.price_provider = price_provider
         self.budget = None if budget is None else Budget(budget)
 
@@ -194,6 +201,8 @@ class Client:
         r = request
         if r.budget is not None:  # a request over budget is refused here, before it is sent
             r.budget.reserve(r.payload, r.model, r.url, r.price_provider, r.max_tokens, hold=False)
+        if self.store:  # Client(store=True): the exchange is written when it ends
+            return StoredStream(request, self._session, self._store_log)
         return Stream(request, self._session)
 
     def stream(

@@ -37,7 +37,8 @@ _UNITS = {
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?(?:\s+ago)?\s*$", re.I)
 
 #: The message dict, built by SQLite (keys as in ``Message.to_dict()``) plus the conversation.
-_JSON_ROW = """json_patch(coalesce(m.extra, '{}'), json_object(
+#: ``extra`` is the patch (json_patch drops a key whose patch value is null: it holds none).
+_JSON_ROW = """json_patch(json_object(
     'id', m.id, 'role', m.role, 'content', m.content, 'status', m.status, 'model', m.model,
     'api', m.api, 'params', json(coalesce(m.params, '{}')),
     'usage', CASE WHEN m.prompt_tokens IS NULL AND m.completion_tokens IS NULL
@@ -45,7 +46,8 @@ _JSON_ROW = """json_patch(coalesce(m.extra, '{}'), json_object(
         'completion', m.completion_tokens, 'total', m.total_tokens) END,
     'ttft', m.ttft, 'latency', m.latency, 'tokens_per_second', m.tokens_per_second,
     'finish_reason', m.finish_reason, 'error', m.error, 'created_at', m.created_at,
-    'parent_id', m.parent_id, 'conversation_id', m.conversation_id, 'conversation', c.name))"""
+    'parent_id', m.parent_id, 'conversation_id', m.conversation_id, 'conversation', c.name),
+    coalesce(m.extra, '{}'))"""
 
 
 def parse_time(value: Any, *, now: _dt.datetime | None = None) -> str | None:

@@ -10,10 +10,12 @@ the store then, in the worker thread, as one transaction.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nbchat.client import Client
 from nbchat.data.store import Store, StoreOff, get_store, notebook_path
 from nbchat.data.tree import Tree, chain
 from nbchat.records import Message, new_id
@@ -53,6 +55,15 @@ class Book:
                 self.panel.messages = self.tree.annotate(self.tree.path(leaf))
 
     # -- what the runner calls -------------------------------------------------------------
+
+    def client(self) -> Client:
+        """The client a turn runs on: the panel's, unstored (the panel stores its own turns,
+        with their conversation and branches; ``Client(store=True)`` would store them twice)."""
+        client: Client = self.panel.client
+        if client.store:
+            client = copy.copy(client)
+            client.store = False
+        return client
 
     def follow(self, msg: dict[str, Any]) -> dict[str, Any]:
         """A new user message, placed after the active path's last message."""

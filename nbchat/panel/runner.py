@@ -152,7 +152,7 @@ class PanelRunner:
         panel = self.panel
         params = {k: v for k, v in panel.params.items() if k in PARAM_NAMES and v is not None}
         self.turn = Turn(
-            panel.client,
+            self.book.client(),
             prompt(panel.messages, panel.system),
             panel.model,
             params,
