@@ -123,7 +123,14 @@ def test_screenshots_narrow_and_streaming(notebook: NotebookPage, theme: str) ->
     ARTIFACTS.mkdir(exist_ok=True)
     panel.root.scroll_into_view_if_needed()
     panel.root.screenshot(path=str(ARTIFACTS / f"panel-760-empty-{theme}.png"))
+    # the endpoint has a tooltip, and the placeholder stays on the empty box's one line
+    backend = panel.root.locator('[data-testid="backend"]')
+    assert "http://" in (backend.get_attribute("title") or "")
+    one_line = "(el) => el.scrollHeight <= el.clientHeight + 2"
+    assert panel.composer.evaluate(one_line)
     notebook.page.set_viewport_size({"width": 400, "height": 900})
+    expect(panel.composer).to_have_attribute("placeholder", "Message…")
+    assert panel.composer.evaluate(one_line)
     panel.type_and_enter(STREAMING_QUESTION)
     panel.wait_streaming()
     notebook.page.wait_for_function(
