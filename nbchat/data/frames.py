@@ -241,8 +241,6 @@ def history(source: Any) -> pd.DataFrame:
         "status": top["status"].replace(_REPLY_STATUS),
         "created_at": pd.to_datetime(
             top["created_at"].astype(object), utc=True, format="ISO8601", errors="coerce"
-        "cost": _floats(top["cost"]),  # USD, NaN when unknown (nbchat.data.prices)
-        "request_bytes": _ints(top["request_bytes"]).array,
         ),
         "system": params["system"],
     }
