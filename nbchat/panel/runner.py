@@ -78,10 +78,13 @@ class PanelRunner:
                 raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
             api, params = panel.client.api, panel.sent_params()
             msg = Message.user(text, model=panel.model, api=api, params=params).to_dict()
+            # The request is built (and checked) before the message joins the conversation: a
+            # turn that cannot start (stop=5, a message without a role) leaves no orphan.
+            turn = self.prepare([*panel.messages, msg])
             msg = self.book.follow(msg)
             with panel.hold_sync():
                 panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), msg)
-            return self.start()
+            return self.launch(turn)
 
     def retry(self) -> Turn:
         self.stop()
@@ -91,8 +94,9 @@ class PanelRunner:
                 msgs.pop()
             if not msgs:
                 raise NbchatError("nothing to retry: the conversation has no user message")
+            turn = self.prepare(msgs)  # checked before the reply is removed
             self.panel.messages = msgs
-            return self.start()
+            return self.launch(turn)
 
     def clear(self) -> None:
         self.stop()
@@ -149,17 +153,25 @@ class PanelRunner:
 
     def start(self) -> Turn:
         """Start a turn for the panel's conversation as it is (it ends with a user message)."""
+        return self.launch(self.prepare(self.panel.messages))
+
+    def prepare(self, history: list[dict[str, Any]]) -> Turn:
+        """The turn that answers ``history``, not started: building its request checks the
+        messages and parameters (ConfigError) before anything changes."""
         panel = self.panel
         params = {k: v for k, v in panel.params.items() if k in PARAM_NAMES and v is not None}
-        self.turn = Turn(
+        return Turn(
             self.book.client(),
-            prompt(panel.messages, panel.system),
+            prompt(history, panel.system),
             panel.model,
             params,
             self,
             snapshot_params=panel.sent_params(),
         )
-        return self.turn.start()
+
+    def launch(self, turn: Turn) -> Turn:
+        self.turn = turn
+        return turn.start()
 
     def stop(self) -> None:
         with self.lock:

@@ -19,7 +19,7 @@ from nbchat.client import Client
 from nbchat.panel.conversation import ConversationMethods
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
-from nbchat.records import PARAM_NAMES
+from nbchat.records import PARAM_NAMES, check_params
 from nbchat.runs.defaults import DEMO_MODEL, default_client
 from nbchat.runs.turn import Turn
 
@@ -92,7 +92,7 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
         super().__init__(
             model=model or (DEMO_MODEL if demo else ""),
             system=system or "",
-            params={k: v for k, v in params.items() if v is not None},
+            params=check_params(params, allow_extra=False),  # ConfigError names a bad one
             backend=label,
         )
         self.on_msg(self._on_custom_msg)

@@ -50,7 +50,8 @@ class Sink(Protocol):
 def prompt(history: Iterable[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
     """The messages to send: the system prompt (if any), then each message's role and content."""
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    msgs += [{"role": m["role"], "content": m["content"]} for m in history]
+    # .get: a message without a role is refused by the backend's check, naming its index.
+    msgs += [{"role": m.get("role"), "content": m.get("content")} for m in history]
     return msgs
 
 
