@@ -19,6 +19,7 @@ from nbchat.client import Client
 from nbchat.panel.conversation import ConversationMethods
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
+from nbchat.panel.transcript import Transcript
 from nbchat.records import PARAM_NAMES, check_params
 from nbchat.runs.defaults import DEMO_MODEL, default_client
 from nbchat.runs.turn import Turn
@@ -96,11 +97,17 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
             backend=label,
         )
         self.on_msg(self._on_custom_msg)
+        self._transcript = Transcript(self)
+        self.observe(self._transcript.changed, names=["recent", "pages", "streaming"])
         self._runner.book.open(name, store)
 
     @property
     def client(self) -> Client:
         return self._client
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """The panel, and under it a static transcript for where widgets cannot render."""
+        self._transcript.display()
 
     @property
     def messages(self) -> list[dict[str, Any]]:
