@@ -139,8 +139,9 @@ def iter_body(response: requests.Response) -> Iterator[bytes]:
     pieces: Iterator[bytes]
     if raw.chunked and raw.supports_chunked_reads():
         dechunker = response.__dict__.get("_nbchat_dechunker")
-        if dechunker is None and _plain(raw):
-            dechunker = response.__dict__["_nbchat_dechunker"] = _Dechunker(raw._fp.fp)
+        fp = _plain_file(raw) if dechunker is None else None
+        if fp is not None:
+            dechunker = response.__dict__["_nbchat_dechunker"] = _Dechunker(fp)
         pieces = dechunker.pieces() if dechunker is not None else _read_chunked(raw)
     else:
         pieces = _read1_loop(raw)
@@ -166,11 +167,13 @@ def iter_body(response: requests.Response) -> Iterator[bytes]:
         raise BodyInterrupted(_cause(exc)) from None
 
 
-def _plain(raw: Any) -> bool:
-    """Whether the body can be de-chunked by hand: no content encoding, file still open."""
+def _plain_file(raw: Any) -> Any:
+    """The socket file under a body we can de-chunk by hand (no content encoding), or None."""
     encoding = str(raw.headers.get("content-encoding", "identity")).strip().lower()
-    fp = getattr(raw._fp, "fp", None)
-    return encoding in ("", "identity") and fp is not None and hasattr(fp, "read1")
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)
+    if encoding in ("", "identity") and fp is not None and hasattr(fp, "read1"):
+        return fp
+    return None
 
 
 def _read_chunked(raw: Any) -> Iterator[bytes]:
