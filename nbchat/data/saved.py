@@ -9,10 +9,13 @@ message of its tree (``tree``). Never the API key, the client or the reply in pr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from nbchat._exceptions import ConfigError
 from nbchat._version import __version__
+from nbchat.data.checks import check_document, read_document
 
 __all__ = ["JSON_FORMAT", "JSON_VERSION", "panel_from_json", "panel_to_json"]
 
@@ -41,20 +44,15 @@ def panel_to_json(panel: Any) -> str:
     return json.dumps(state, ensure_ascii=False, allow_nan=False)
 
 
-def panel_from_json(data: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-    """Parse and check a ``panel_to_json`` document; returns its state dict."""
-    state = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
-    if not isinstance(state, dict) or state.get("format") != JSON_FORMAT:
-        raise ValueError(f"not an nbchat conversation (expected format {JSON_FORMAT!r})")
-    if int(state.get("version", 0)) > JSON_VERSION:
-        raise ValueError(
-            f"this conversation was saved by a newer nbchat (format version "
-            f"{state['version']}); upgrade nbchat to load it"
+def panel_from_json(
+    data: str | bytes | os.PathLike[str] | Mapping[str, Any],
+) -> dict[str, Any]:
+    """Read and check a ``panel_to_json`` document (its text, a path to it, or the parsed
+    dict); returns its state dict. ConfigError names what is wrong (``nbchat.data.checks``)."""
+    state = read_document(data)
+    if state.get("format") != JSON_FORMAT:
+        raise ConfigError(
+            f"not an nbchat conversation: format is {state.get('format')!r}, "
+            f"expected {JSON_FORMAT!r}"
         )
-    messages = state.get("messages", [])
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise ValueError("'messages' must be a list of message objects")
-    tree = state.get("tree", [])
-    if not isinstance(tree, list) or not all(isinstance(m, dict) and "id" in m for m in tree):
-        raise ValueError("'tree' must be a list of message objects with ids")
-    return state
+    return check_document(state, JSON_VERSION)
