@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from nbchat.data.plot import plot_usage
     from nbchat.data.prices import set_price
     from nbchat.panel import BusyError, ChatPanel
+    from nbchat.panel.compare import Compare
     from nbchat.recording import Recorder
+    from nbchat.runs.compare import compare
     from nbchat.server import Server, serve
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "ChatPanel",
     "Chunk",
     "Client",
+    "Compare",
     "ConfigError",
     "NbchatError",
     "NbchatWarning",
@@ -65,6 +68,7 @@ __all__ = [
     "UnpricedModelWarning",
     "Usage",
     "__version__",
+    "compare",
     "conversations",
     "history",
     "logs",
@@ -77,6 +81,8 @@ __all__ = [
 _LAZY = {
     "BusyError": "nbchat.panel",
     "ChatPanel": "nbchat.panel",
+    "Compare": "nbchat.panel.compare",
+    "compare": "nbchat.runs.compare",
     "serve": "nbchat.server",
     "Server": "nbchat.server",
     "logs": "nbchat.data.logs",
