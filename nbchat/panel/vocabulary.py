@@ -48,9 +48,6 @@ class ChatMessage(TypedDict):
     cost: float | None
     request_bytes: int | None
     price_source: str | None
-    cost: float | None
-    request_bytes: int | None
-    price_source: str | None
 
 
 class Streaming(TypedDict, total=False):
