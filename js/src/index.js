@@ -1,24 +1,25 @@
 // nbchat chat panel: anywidget front-end module (AFM). Wiring only; the pieces live in
-// chat-state.js (model-level state: conversation.js, channel.js, draft.js), message-list.js,
-// composer.js, settings.js, usage-view.js, announcer.js, actions.js and render-text.js.
+// chat-state.js (model-level state: conversation.js, channel.js, draft.js), header.js,
+// banners.js, message-list.js, composer.js, undo-toast.js, settings.js, usage-view.js,
+// announcer.js, actions.js (what every button does) and render-text.js.
 
 import { ACTIONS, copiedFlash, delegateClicks } from "./actions.js";
 import { Announcer } from "./announcer.js";
+import { Banners, NOT_CONNECTED } from "./banners.js";
 import { disposeState, ensureState } from "./chat-state.js";
 import { Composer } from "./composer.js";
-import { h, iconButton, perFrame } from "./dom.js";
+import { h, perFrame } from "./dom.js";
+import { Header } from "./header.js";
 import { MessageList } from "./message-list.js";
 import { Settings } from "./settings.js";
 import { UndoToast } from "./undo-toast.js";
 import { UsageView } from "./usage-view.js";
 
 export { announcement } from "./announcer.js";
+export { NOT_CONNECTED } from "./banners.js";
 
 /** @typedef {import("./types").Model} Model */
 /** @typedef {import("./types").PanelStatus} PanelStatus */
-
-/** What the panel says while the kernel does not answer. */
-export const NOT_CONNECTED = "Not connected to the kernel — run the cell to reconnect.";
 
 /**
  * Model-level wiring: the draft of the reply in progress must see every delta, and the
@@ -50,26 +51,10 @@ function render({ model, el }) {
   };
 
   // ---- the pieces -----------------------------------------------------------------------
-  const backend = h("span", { className: "nbchat-backend", testid: "backend" });
   // The theme colours are read from the panel's root when the chart renders.
   const usage = new UsageView(() => root, signal);
-  const clear = iconButton("clear", "Clear conversation", { testid: "clear", action: "clear" });
-  const header = h("div", { className: "nbchat-header" }, [
-    h("span", { className: "nbchat-title", text: "nbchat" }),
-    h("span", { className: "nbchat-dot", attrs: { "aria-hidden": "true" } }),
-    backend,
-    usage.toggle,
-    clear,
-  ]);
-  const banner = h("div", { className: "nbchat-banner", testid: "panel-error" });
-  const notice = h("div", { className: "nbchat-banner nbchat-notice", testid: "notice" });
-  const offline = h("div", {
-    className: "nbchat-banner nbchat-offline",
-    testid: "not-connected",
-    text: NOT_CONNECTED,
-    attrs: { role: "alert", title: "The kernel did not answer: it was restarted, or the cell has not run since the notebook was opened (or the kernel is busy)." },
-  });
-  banner.hidden = notice.hidden = offline.hidden = true;
+  const header = new Header(usage.toggle);
+  const banners = new Banners();
   const list = new MessageList();
   const composer = new Composer((action) => ACTIONS[action]?.(ctx, null), signal);
   const settings = new Settings((change) => state.sendIntent("settings", change), signal);
@@ -81,12 +66,12 @@ function render({ model, el }) {
   );
   /** @type {HTMLDivElement} */
   const root = h("div", { className: "nbchat", testid: "nbchat" }, [
-    header,
-    banner,
+    header.el,
+    banners.error,
     usage.el,
     h("div", { className: "nbchat-body" }, [list.el, list.jump]),
-    notice,
-    offline,
+    banners.notice,
+    banners.offline,
     toast.el,
     composer.el,
     settings.el,
@@ -101,19 +86,13 @@ function render({ model, el }) {
     list,
     usage,
     flash: copiedFlash(timers),
-    clear: () => {
-      const had = conversation.messages().length > 0;
-      const id = state.sendIntent("clear");
-      // Undo is offered once the kernel has cleared (and only if there was something to lose).
-      clearing = had ? id : "";
-    },
+    clear: () => toast.cleared(state.sendIntent("clear"), conversation.messages().length > 0),
     undoClear: () => {
       toast.hide();
       state.sendIntent("undo-clear");
     },
   };
   delegateClicks(root, ctx, signal);
-  let clearing = "";
 
   // ---- rendering --------------------------------------------------------------------------
   // While a page of the conversation resolves, the list is frozen as it is (a commit would
@@ -125,12 +104,8 @@ function render({ model, el }) {
   };
   const draftFrame = perFrame(flushDraft);
 
-  const renderBanner = () => {
-    const error = model.get("error") ?? "";
-    const shown = conversation.messages().some((m) => m.status === "error" && m.error === error);
-    banner.textContent = error ? `Error: ${error}` : "";
-    banner.hidden = !error || shown || model.get("status") === "streaming";
-  };
+  const renderBanner = () =>
+    banners.showError(model.get("error") ?? "", conversation.messages(), model.get("status") === "streaming");
   const renderList = () => {
     if (!conversation.resolving) {
       const hadLive = list.live?.id;
@@ -146,13 +121,10 @@ function render({ model, el }) {
     list.setStreaming(next === "streaming");
     root.dataset.status = next;
     announcer.statusChanged(next);
-    if (next === "streaming") notice.hidden = true;
+    if (next === "streaming") banners.showNotice(null);
     renderBanner();
   };
-  const onBackend = () => {
-    backend.textContent = model.get("backend") ?? "";
-    backend.title = backend.textContent;
-  };
+  const onBackend = () => header.setBackend(model.get("backend") ?? "");
   const onSettings = () =>
     settings.update({ model: model.get("model"), system: model.get("system"), params: model.get("params") });
   // Once per committed message or resolved page (deltas are custom messages, not trait changes).
@@ -165,7 +137,7 @@ function render({ model, el }) {
   };
   /** @param {boolean} connected */
   const onConnection = (connected) => {
-    offline.hidden = connected;
+    banners.setConnected(connected);
     root.dataset.connected = String(connected);
     composer.setConnected(connected);
     if (!connected) announcer.say(NOT_CONNECTED);
@@ -183,14 +155,10 @@ function render({ model, el }) {
     if (event.kind === "draft") draftFrame.schedule();
     else if (event.kind === "connection") {
       onConnection(event.connected);
-      if (event.intent?.type === "send") composer.settle(event.intent.id, event.connected);
-      if (event.intent && event.intent.id === clearing) {
-        clearing = "";
-        if (event.connected) toast.show();
-      }
+      if (event.intent) composer.settle(event.intent.id, event.connected);
+      if (event.intent) toast.settle(event.intent.id, event.connected);
     } else {
-      notice.textContent = event.message;
-      notice.hidden = false;
+      banners.showNotice(event.message);
       announcer.say(`Error: ${event.message}`);
     }
   });

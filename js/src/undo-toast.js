@@ -12,6 +12,8 @@ export class UndoToast {
     this.timers = timers;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
+    /** The id of the `clear` intent whose answer brings the offer. */
+    this.clearing = "";
     this.undo = button("Undo", "Undo clear: bring the conversation back", {
       testid: "undo-clear",
       action: "undo-clear",
@@ -23,6 +25,27 @@ export class UndoToast {
       this.undo,
     ]);
     this.el.hidden = true;
+  }
+
+  /**
+   * A `clear` intent went out: offer Undo once the kernel has done it, if there was anything
+   * to lose.
+   * @param {string} id
+   * @param {boolean} hadMessages
+   */
+  cleared(id, hadMessages) {
+    this.clearing = hadMessages ? id : "";
+  }
+
+  /**
+   * An intent was answered (`ok`) or went unanswered.
+   * @param {string} id
+   * @param {boolean} ok
+   */
+  settle(id, ok) {
+    if (!this.clearing || id !== this.clearing) return;
+    this.clearing = "";
+    if (ok) this.show();
   }
 
   show() {
