@@ -1,6 +1,7 @@
 // What the panel's buttons do. Every button carries `data-action="<name>"` and one delegated
 // click listener runs `ACTIONS[name]`; keys (Enter, Esc in the composer) run the same actions.
 
+import { BRANCH_ACTIONS } from "./branches.js";
 import { copyText, icon } from "./dom.js";
 
 /** @typedef {import("./chat-state.js").ChatState} ChatState */
@@ -46,6 +47,8 @@ export const ACTIONS = {
   },
   jump: (ctx) => ctx.list.scrollToBottom(),
   usage: (ctx) => ctx.usage.setOpen(!ctx.usage.open),
+  // edit, edit-send, edit-cancel, switch-branch, download-md
+  ...BRANCH_ACTIONS,
 };
 
 /**

@@ -21,6 +21,8 @@ export const INTENT_TYPES = /** @type {const} */ ([
   "undo-clear",
   "snapshot-request",
   "settings",
+  "edit",
+  "switch-branch",
 ]);
 
 /** An intent unanswered after this long (ms) means the panel is not connected. */

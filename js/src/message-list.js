@@ -4,6 +4,7 @@
 // once and only the unfinished tail again (`MarkdownStream`). The committed message replaces it
 // with one full render of the final text.
 
+import { branchSwitcher } from "./branches.js";
 import { button, h, iconButton } from "./dom.js";
 import { MarkdownStream, renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
 
@@ -126,11 +127,15 @@ function liveFooter(msg) {
   return h("div", { className: "nbchat-footer", testid: "footer" }, [stats]);
 }
 
-/** @param {boolean} withRetry */
-function actions(withRetry) {
+/**
+ * @param {boolean} withRetry
+ * @param {boolean} [withEdit] a user message: the pencil (branches.js)
+ */
+function actions(withRetry, withEdit = false) {
   const box = h("div", { className: "nbchat-actions" }, [
     iconButton("copy", "Copy message", { testid: "copy", action: "copy" }),
   ]);
+  if (withEdit) box.append(iconButton("edit", "Edit (sends a new version; the old one is kept)", { testid: "edit", action: "edit" }));
   if (withRetry) box.append(iconButton("retry", "Retry the last reply", { testid: "retry", action: "retry" }));
   return box;
 }
@@ -150,7 +155,9 @@ function messageNode(msg, isLastAssistant) {
   if (role === "assistant") content.append(renderMarkdown(msg.content ?? ""));
   else content.append(renderPlain(msg.content ?? ""));
   const bubble = h("div", { className: "nbchat-bubble" }, [content]);
-  if (msg.tool_request) bubble.append(renderToolRequest(msg.tool_request));
+  // Every tool call of the reply, in order; older messages have only `tool_request`.
+  const calls = msg.tool_calls?.length ? msg.tool_calls : msg.tool_request ? [msg.tool_request] : [];
+  for (const call of calls) bubble.append(renderToolRequest(call));
   const isError = msg.status === "error";
   if (isError) {
     bubble.append(
@@ -162,8 +169,10 @@ function messageNode(msg, isLastAssistant) {
   }
   node.append(bubble);
   const retryInFooter = !isError && isLastAssistant;
-  if (role === "assistant") node.append(footer(msg, retryInFooter));
-  else node.append(h("div", { className: "nbchat-footer nbchat-footer-plain" }, [actions(false)]));
+  const foot = role === "assistant" ? footer(msg, retryInFooter) : h("div", { className: "nbchat-footer nbchat-footer-plain" }, [actions(false, role === "user")]);
+  const switcher = branchSwitcher(msg); // "‹ 2 / 3 ›" when the message has other versions
+  if (switcher) foot.prepend(switcher);
+  node.append(foot);
   return node;
 }
 
@@ -359,7 +368,7 @@ export class MessageList {
 
   /** @param {boolean} streaming */
   setStreaming(streaming) {
-    for (const b of this.el.querySelectorAll("[data-action=retry]")) {
+    for (const b of this.el.querySelectorAll("[data-action=retry], [data-action=edit]")) {
       /** @type {HTMLButtonElement} */ (b).disabled = streaming;
     }
   }

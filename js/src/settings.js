@@ -1,7 +1,8 @@
 // The settings drawer: model, system prompt, temperature, max tokens. It shows the trait
-// values and sends a `settings` intent on change; it never sets a trait.
+// values and sends a `settings` intent on change; it never sets a trait. It also holds the
+// conversation's download (as markdown).
 
-import { h } from "./dom.js";
+import { button, h } from "./dom.js";
 
 /** @typedef {import("./types").Params} Params */
 /** @typedef {{model?: string, system?: string, temperature?: number | null, max_tokens?: number | null}} SettingsChange */
@@ -50,6 +51,10 @@ export class Settings {
         field("Temperature", this.temperature),
         field("Max tokens", this.maxTokens),
         field("System prompt", this.system),
+      ]),
+      // The conversation shown, as ChatPanel.to_markdown() writes it (branches.js: a Blob).
+      h("div", { className: "nbchat-settings-actions" }, [
+        button("Download as markdown", "Download the conversation as markdown", { testid: "download-md", action: "download-md" }),
       ]),
     ]);
     const on = (/** @type {HTMLElement} */ el, /** @type {() => void} */ fn) =>
