@@ -48,7 +48,9 @@ def test_shift_enter_adds_a_line_in_notebook7(notebook: NotebookPage) -> None:
 def test_a_panel_whose_kernel_restarted_keeps_the_text(notebook: NotebookPage) -> None:
     panel = open_panel(notebook, model="echo?tps=500")
     panel.type_and_enter("before the restart")
+    expect(panel.messages("assistant")).to_have_count(1, timeout=STREAM_TIMEOUT_MS)
     panel.wait_idle()
+    expect(panel.last("assistant")).to_have_attribute("data-status", "complete")
     # restart the kernel, without re-running the cell: the panel stays on the page, with no
     # kernel-side widget behind it
     notebook.page.evaluate(
