@@ -50,10 +50,13 @@ export class IntentChannel {
   /**
    * @param {Model} model
    * @param {ChannelEvents} events
+   * @param {readonly string[]} [types] the intent types this widget may send (the comparison
+   *   widget has a vocabulary of its own)
    */
-  constructor(model, events) {
+  constructor(model, events, types = INTENT_TYPES) {
     this.model = model;
     this.events = events;
+    this.types = types;
     /** @type {Map<string, Intent>} intents sent and not yet answered */
     this.pending = new Map();
     /** @type {Map<string, ReturnType<typeof setTimeout>>} */
@@ -70,7 +73,7 @@ export class IntentChannel {
    * @returns {string} the intent id
    */
   send(type, body) {
-    if (!INTENT_TYPES.includes(type)) throw new Error(`nbchat: unknown intent ${type}`);
+    if (!this.types.includes(type)) throw new Error(`nbchat: unknown intent ${type}`);
     const id = freshId();
     const intent = /** @type {Intent} */ ({ ...(body ?? {}), type, id });
     this.pending.set(id, intent);
