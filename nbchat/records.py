@@ -140,6 +140,9 @@ class Reply:
     price_source: str | None = None
     request_bytes: int | None = None
     raw: Raw | None = field(default=None, repr=False, compare=False)
+    #: Every tool call the model asked for, in order (OpenAI's ``tool_calls``; EGP's one
+    #: ``tool_request``). ``tool_request`` is the first of them.
+    tool_calls: tuple[ToolRequest, ...] = ()
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -158,6 +161,7 @@ class Reply:
         del d["raw"]  # kernel only (nbchat.raw)
         d["usage"] = self.usage.to_dict() if self.usage else None
         d["tool_request"] = self.tool_request.to_dict() if self.tool_request else None
+        d["tool_calls"] = [t.to_dict() for t in self.tool_calls]
         return d
 
     def to_message(self) -> dict[str, str]:
@@ -224,6 +228,8 @@ class Message:
     request_bytes: int | None = None
     #: Where ``cost``'s price came from, and as of when (for people).
     price_source: str | None = None
+    #: Every tool call of the reply (``ToolRequest.to_dict()``), in order; None when none.
+    tool_calls: list[dict[str, Any]] | None = None
 
     @classmethod
     def user(
@@ -281,6 +287,7 @@ class Message:
             cost=reply.cost,
             request_bytes=reply.request_bytes,
             price_source=reply.price_source,
+            tool_calls=[t.to_dict() for t in reply.tool_calls] or None,
         )
 
     def to_dict(self) -> dict[str, Any]:

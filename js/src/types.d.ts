@@ -55,6 +55,8 @@ export interface ChatMessage {
   request_bytes: number | null;
   /** Where the price came from, and as of when (the usage view's tooltip). */
   price_source: string | null;
+  /** Every tool call of the reply, in order (`tool_request` is the first); null when none. */
+  tool_calls: ToolRequest[] | null;
 }
 
 /** The `streaming` trait: the reply in progress, or `{}` when idle. */

@@ -163,6 +163,14 @@ class Accumulator:
             return Chunk(text, delta.usage, delta.finish_reason, delta.tool_request)
         return None
 
+    def tool_calls(self) -> tuple[ToolRequest, ...]:
+        """Every tool call so far, in index order (OpenAI); EGP's one tool request."""
+        if self._tools:
+            return tuple(
+                ToolRequest(n, a, c) for c, n, a in (self._tools[i] for i in sorted(self._tools))
+            )
+        return (self._tool,) if self._tool is not None else ()
+
     def complete(self) -> bool:
         """Whether a clean end of body now is a complete reply (the API's rule)."""
         return self._backend.is_complete(self.saw_done, self._finish is not None)
@@ -177,6 +185,7 @@ class Accumulator:
             status=status,
             model=self._server_model or self._model,
             tool_request=self._tool,
+            tool_calls=self.tool_calls(),
             ttft=self._ttft,
             latency=self._clock() - self.started,
             error=error,

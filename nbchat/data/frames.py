@@ -37,7 +37,7 @@ __all__ = [
 
 #: Message fields that are not columns: the request id is internal, a tool request is a nested
 #: object, ``branches`` is the panel's view of the tree (``chat.branches()`` shows it whole).
-HIDDEN_FIELDS = ("request_id", "tool_request", "branches")
+HIDDEN_FIELDS = ("request_id", "tool_request", "branches", "tool_calls")
 #: Message fields whose column has another name.
 RENAMED = {"id": "message_id"}
 #: Message fields spread over several columns: ``params`` (each parameter, then the system

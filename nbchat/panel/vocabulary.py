@@ -48,6 +48,7 @@ class ChatMessage(TypedDict):
     cost: float | None
     request_bytes: int | None
     price_source: str | None
+    tool_calls: list[dict[str, Any]] | None
 
 
 class Streaming(TypedDict, total=False):
