@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 from nbchat.backends.base import Backend
 from nbchat.backends.errors import event_error_message, message_from_json
 from nbchat.records import Chunk, Delta, Reply, ReplyStatus, ToolRequest, Usage
@@ -56,16 +58,33 @@ def decode_event(backend: Backend, data: str, event: str = "message") -> Delta |
             return None
         if stripped == "[DONE]":
             return DONE
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
-        raise EventError(f"malformed chunk from the server: {data[:200]!r}") from None
-    if isinstance(obj, dict) and obj.get("error"):
+    obj = loads_event(data)
+    if type(obj) is dict and obj.get("error"):
         raise EventError(message_from_json(obj) or "error event")
     try:
         return backend.parse_event(obj)
     except MALFORMED as exc:
         raise EventError(f"malformed chunk from the server ({exc}): {data[:200]!r}") from None
+
+
+def loads_event(data: str) -> Any:
+    """An event's JSON: orjson (about 4x faster than json), json where orjson refuses.
+
+    orjson is stricter than json on NaN and Infinity, integers past 64 bits and lone
+    surrogates; json then decides, so what is accepted is exactly what json accepts.
+    """
+    try:
+        return _orjson_loads(data)
+    except _OrjsonError:
+        pass
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise EventError(f"malformed chunk from the server: {data[:200]!r}") from None
+
+
+_orjson_loads = orjson.loads
+_OrjsonError = orjson.JSONDecodeError
 
 
 def decode_sync(backend: Backend, body: bytes) -> Delta:
@@ -79,6 +98,24 @@ def decode_sync(backend: Backend, body: bytes) -> Delta:
         raise EventError(f"malformed response: {exc}: {body[:200]!r}") from None
 
 
+# A text-only Chunk built through its slots: the frozen dataclass's __init__ costs twice as
+# much (four object.__setattr__ calls), once per streamed event.
+_chunk_new = object.__new__
+_chunk_slots = tuple(
+    Chunk.__dict__[name].__set__ for name in ("delta", "usage", "finish_reason", "tool_request")
+)
+
+
+def _text_chunk(text: str) -> Chunk:
+    chunk: Chunk = _chunk_new(Chunk)
+    set_delta, set_usage, set_finish, set_tool = _chunk_slots
+    set_delta(chunk, text)
+    set_usage(chunk, None)
+    set_finish(chunk, None)
+    set_tool(chunk, None)
+    return chunk
+
+
 class Accumulator:
     """Folds the deltas of one reply. ``started`` is the clock value the request was sent at."""
 
@@ -88,6 +125,7 @@ class Accumulator:
         "_extra",
         "_finish",
         "_model",
+        "_parse_event",
         "_parts",
         "_server_model",
         "_tool",
@@ -108,6 +146,7 @@ class Accumulator:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._backend = backend
+        self._parse_event = backend.parse_event
         self._model = model
         self._clock = clock
         self.started = clock() if started is None else started
@@ -133,10 +172,42 @@ class Accumulator:
         self.events += 1
         self.saw_done = True
 
+    def add_event(self, data: str, event: str = "message") -> Chunk | None:
+        """Decode one SSE event (:func:`decode_event`) and apply it; ``[DONE]`` ends it."""
+        if event == "message" and data[:1] == "{":
+            # The usual event, inline: the same steps as decode_event, one call less each.
+            try:
+                obj = _orjson_loads(data)
+            except _OrjsonError:
+                obj = None  # decode_event decides (json is more lenient)
+            if type(obj) is dict and not obj.get("error"):
+                try:
+                    delta = self._parse_event(obj)
+                except MALFORMED:
+                    pass  # decode_event raises the error for it
+                else:
+                    return self.add(delta)
+        decoded = decode_event(self._backend, data, event)
+        if decoded is DONE:
+            self.done()
+        elif isinstance(decoded, Delta):
+            return self.add(decoded)
+        return None
+
     def add(self, delta: Delta) -> Chunk | None:
         """Apply one delta; returns the Chunk a stream's reader sees, or None."""
         self.events += 1
-        text = delta.text
+        text, finish, usage, tool, fragments, model, extra = delta
+        if finish is None and usage is None and tool is None and not fragments and not extra:
+            # The usual streamed event: text and nothing else.
+            if model:
+                self._server_model = model
+            if not text:
+                return None
+            if self._ttft is None:
+                self._ttft = self._clock() - self.started
+            self._parts.append(text)
+            return _text_chunk(text)
         if delta.usage is not None:
             self._usage = delta.usage  # the last non-null value; never summed
         if delta.finish_reason is not None:

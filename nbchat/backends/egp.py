@@ -11,6 +11,8 @@ from nbchat.records import Delta, ToolRequest
 
 __all__ = ["EGP"]
 
+_new = tuple.__new__
+
 
 class EGP:
     """``POST {base_url}/chat-completions`` with ``x-api-key``; replies in role ``agent``."""
@@ -48,6 +50,17 @@ class EGP:
         return body
 
     def parse_event(self, data: Any) -> Delta:
+        # Fast path for the usual streamed chunk: a text delta and nothing else.
+        if type(data) is dict and data.get("token_usage") is None:
+            cc = data.get("chat_completion")
+            if type(cc) is dict and cc.get("finish_reason") is None:
+                msg = cc.get("message")
+                if type(msg) is dict and msg.get("tool_request") is None:
+                    content = msg.get("content")
+                    if type(content) is str:
+                        # tuple.__new__ skips the NamedTuple's Python-level __new__.
+                        delta: Delta = _new(Delta, (content, None, None, None, (), None, None))
+                        return delta
         return self._parse(data)
 
     def parse_sync(self, data: Any) -> Delta:
@@ -70,15 +83,6 @@ class EGP:
 
     @staticmethod
     def _parse(data: Any) -> Delta:
-        # Fast path for the usual streamed chunk: a text delta and nothing else.
-        if type(data) is dict and data.get("token_usage") is None:
-            cc = data.get("chat_completion")
-            if type(cc) is dict and cc.get("finish_reason") is None:
-                msg = cc.get("message")
-                if type(msg) is dict and msg.get("tool_request") is None:
-                    content = msg.get("content")
-                    if type(content) is str:
-                        return Delta(content)
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         cc = data.get("chat_completion") or {}

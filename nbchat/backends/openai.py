@@ -51,6 +51,25 @@ class OpenAI:
         return body
 
     def parse_event(self, data: Any) -> Delta:
+        # Fast path for the usual streamed chunk: choice 0 with a text delta and nothing
+        # else. It returns exactly what the general code below returns for such a chunk.
+        if type(data) is dict and data.get("usage") is None and data.get("timings") is None:
+            choices = data.get("choices")
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                if (
+                    type(choice) is dict
+                    and choice.get("finish_reason") is None
+                    and choice.get("index", 0) == 0
+                ):
+                    delta = choice.get("delta")
+                    if type(delta) is dict and not delta.get("tool_calls"):
+                        content = delta.get("content")
+                        model = data.get("model")
+                        return _text_delta(
+                            content if type(content) is str else "",
+                            model if type(model) is str else None,
+                        )
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         text = ""
@@ -140,6 +159,15 @@ class OpenAI:
         if "stream_options" in payload and status in (400, 422) and "stream_options" in message:
             return {k: v for k, v in payload.items() if k != "stream_options"}
         return None
+
+
+def _text_delta(text: str, model: str | None) -> Delta:
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (half the cost, per event).
+    delta: Delta = _new(Delta, (text, None, None, None, (), model, None))
+    return delta
+
+
+_new = tuple.__new__
 
 
 def _usage(u: Any) -> Any:

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import requests
 
 from nbchat._exceptions import APIConnectionError, APIError, BudgetExceeded, StreamError
-from nbchat.backends.accumulator import DONE, Accumulator, EventError, decode_event, decode_sync
+from nbchat.backends.accumulator import Accumulator, EventError, decode_sync
 from nbchat.backends.errors import body_kind, body_message, event_error_message, html_message
 from nbchat.client import retry
 from nbchat.client.request import Request, redact_url
 from nbchat.client.tap import Tap
-from nbchat.records import Chunk, Delta, Reply, ReplyStatus
+from nbchat.records import Chunk, Reply, ReplyStatus
 from nbchat.transport import http
-from nbchat.transport.sse import SSEDecoder, UnknownField
+from nbchat.transport.sse import ServerSentEvent, SSEDecoder, UnknownField
 
 if TYPE_CHECKING:
     from nbchat.recording import _Exchange
@@ -226,11 +226,14 @@ class Stream:
 
     def _read(self, resp: requests.Response) -> Iterator[Chunk]:
         ctype = resp.headers.get("content-type", "").lower()
-        backend = self.request.backend
         acc = self._acc
         decoder = SSEDecoder()
         first = True
         tap = self._tap
+        # Bound once: the loop below runs once per event.
+        feed = decoder.feed
+        add_event = acc.add_event
+        tap_event = tap.event
         try:
             for data in http.iter_body(resp):
                 tap.events.bytes += len(data)
@@ -242,17 +245,19 @@ class Stream:
                     if ctype.startswith("application/json") or data.lstrip()[:1] == b"{":
                         yield from self._read_sync(resp, data)
                         return
-                for item in decoder.feed(data):
-                    if isinstance(item, UnknownField):
+                for item in feed(data):
+                    if type(item) is not ServerSentEvent:
+                        assert isinstance(item, UnknownField)
                         tap.event(item.name + ":", item.value)
                         if item.name == "error":  # llama.cpp's `error:` line
                             self._fail("error", event_error_message(item.value))
                         continue
-                    tap.event(item.event, item.data)
-                    chunk = self._apply(decode_event(backend, item.data, item.event))
+                    event, text = item.event, item.data
+                    tap_event(event, text)
+                    chunk = add_event(text, event)
                     if chunk is not None:
                         yield chunk
-                    if acc.saw_done:
+                    elif acc.saw_done:
                         break
                 if acc.saw_done:
                     break
@@ -271,7 +276,7 @@ class Stream:
                 for item in decoder.close():
                     if not isinstance(item, UnknownField):
                         tap.event(item.event, item.data)
-                        chunk = self._apply(decode_event(backend, item.data, item.event))
+                        chunk = acc.add_event(item.data, item.event)
                         if chunk is not None:
                             yield chunk
             except EventError as exc:
@@ -285,15 +290,6 @@ class Stream:
                 "incomplete",
                 "the stream ended before the server said it was done (no [DONE] or finish reason)",
             )
-
-    def _apply(self, decoded: Delta | object | None) -> Chunk | None:
-        if decoded is None:
-            return None
-        if decoded is DONE:
-            self._acc.done()
-            return None
-        assert isinstance(decoded, Delta)
-        return self._acc.add(decoded)
 
     def _read_sync(self, resp: requests.Response, head: bytes) -> Iterator[Chunk]:
         body = bytearray(head)
