@@ -234,11 +234,33 @@ class _Dechunker:
             buf = self._rest + data if self._rest else data
             self._rest = b""
             out: list[bytes] = []
-            if self._split and not self._left and not self._skip:
+            if self._left or self._skip:  # the end of a chunk begun in an earlier block
+                buf = self._finish_chunk(buf, out)
+            if buf and self._split and not self._left and not self._skip:
                 buf = self._split_block(buf, out)
-            self._walk(buf, out)
+            if buf:
+                self._walk(buf, out)
             if out:
                 yield out[0] if len(out) == 1 else b"".join(out)
+
+    def _finish_chunk(self, buf: bytes, out: list[bytes]) -> bytes:
+        """Take the rest of the current chunk's data and its CRLF; return what follows."""
+        i = 0
+        left = self._left
+        if left:
+            if left >= len(buf):
+                out.append(buf)
+                self._left = left - len(buf)
+                if not self._left:
+                    self._skip = 2
+                return b""
+            out.append(buf[:left])
+            i = left
+            self._left = 0
+            self._skip = 2
+        take = min(self._skip, len(buf) - i)
+        self._skip -= take
+        return buf[i + take :]
 
     def _split_block(self, buf: bytes, out: list[bytes]) -> bytes:
         """Take the whole chunks at the start of ``buf`` into ``out``; return the rest."""
