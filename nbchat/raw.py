@@ -183,23 +183,29 @@ def _sh(text: str) -> str:
 
 
 class EventLog:
-    """Collects a stream's events as they arrive, keeping the first and last ones."""
+    """Collects a stream's events as they arrive, keeping the first and last ones.
+
+    :meth:`add` runs once per streamed event, so it keeps a plain tuple; the
+    :class:`RawEvent` records (time rounded) are built by :meth:`events`, for the kept ones
+    only (building a frozen dataclass per event cost more than decoding the event).
+    """
 
     __slots__ = ("bytes", "count", "head", "tail")
 
     def __init__(self) -> None:
-        self.head: list[RawEvent] = []
-        self.tail: deque[RawEvent] = deque(maxlen=EVENTS_TAIL)
+        self.head: list[tuple[float, str, str]] = []
+        self.tail: deque[tuple[float, str, str]] = deque(maxlen=EVENTS_TAIL)
         self.count = 0
         self.bytes = 0
 
     def add(self, t: float, event: str, data: str) -> None:
         self.count += 1
-        item = RawEvent(round(t, 6), event, _cap(data))
-        if len(self.head) < EVENTS_HEAD:
-            self.head.append(item)
+        if len(data) > EVENT_DATA_CAP:
+            data = _cap(data)
+        if self.count <= EVENTS_HEAD:
+            self.head.append((t, event, data))
         else:
-            self.tail.append(item)
+            self.tail.append((t, event, data))
 
     def events(self) -> tuple[RawEvent, ...]:
-        return (*self.head, *self.tail)
+        return tuple(RawEvent(round(t, 6), e, d) for t, e, d in (*self.head, *self.tail))
