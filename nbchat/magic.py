@@ -38,7 +38,7 @@ from nbchat._exceptions import ConfigError, NbchatError
 from nbchat.client import Client
 from nbchat.data.store import write_turn
 from nbchat.records import PARAMS, Message, new_id
-from nbchat.runs.defaults import DEMO_MODEL, default_client
+from nbchat.runs.defaults import DEMO_MODEL, default_client, resolve_model
 from nbchat.runs.turn import Turn, prompt
 
 __all__ = ["chat", "chat_history", "conversation", "load_ipython_extension", "reset"]
@@ -56,6 +56,8 @@ class _Session:
     base_url: str | None = None
     client: Client | None = None
     demo: bool = False
+    #: Why no model could be chosen (``resolve_model``), for the "no model set" error.
+    model_note: str = ""
     #: Where its turns go in the store (``nbchat.logs()``); ``--new`` starts another.
     conversation_id: str = field(default_factory=new_id)
 
@@ -158,8 +160,9 @@ def _configure(state: _Session, args: argparse.Namespace) -> None:
             state.client, state.demo = Client(base_url=state.base_url, api=state.api), False
         else:
             state.client, state.demo = default_client(state.api)
-    if state.model is None and state.demo:
-        state.model = DEMO_MODEL
+    if state.model is None:  # the panel's rule: the server's only model, else ask for one
+        choice = resolve_model(state.client, DEMO_MODEL if state.demo else None)
+        state.model, state.model_note = choice.model or None, choice.note
 
 
 # ---- the output ---------------------------------------------------------------------------
@@ -222,7 +225,8 @@ def chat(line: str, cell: str | None, shell: Any = None) -> Any:
             return None
         raise _ArgError("%%chat: the cell is empty; write your message below the %%chat line")
     if not state.model:
-        raise _ArgError("%%chat: no model set; use %%chat --model NAME")
+        note = f" ({state.model_note})" if state.model_note else ""
+        raise _ArgError(f"%%chat: no model set; use %%chat --model NAME{note}")
     assert state.client is not None
     snapshot = {**state.params, "system": state.system}
     user = Message.user(text, model=state.model, api=state.client.api, params=snapshot)

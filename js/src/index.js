@@ -126,7 +126,12 @@ function render({ model, el }) {
   };
   const onBackend = () => header.setBackend(model.get("backend") ?? "");
   const onSettings = () =>
-    settings.update({ model: model.get("model"), system: model.get("system"), params: model.get("params") });
+    settings.update({
+      model: model.get("model"),
+      models: model.get("models") ?? [],
+      system: model.get("system"),
+      params: model.get("params"),
+    });
   // Once per committed message or resolved page (deltas are custom messages, not trait changes).
   const onConversation = () => {
     renderList();
@@ -149,6 +154,7 @@ function render({ model, el }) {
   listen("change:error", renderBanner);
   listen("change:backend", onBackend);
   listen("change:model", onSettings);
+  listen("change:models", onSettings);
   listen("change:system", onSettings);
   listen("change:params", onSettings);
   const unsubscribe = state.subscribe((event) => {

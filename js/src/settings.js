@@ -28,6 +28,8 @@ function field(label, input) {
   return h("label", { className: "nbchat-field" }, [h("span", { className: "nbchat-field-label", text: label }), input]);
 }
 
+let listIds = 0;
+
 export class Settings {
   /**
    * @param {(change: SettingsChange) => void} onChange
@@ -35,6 +37,11 @@ export class Settings {
    */
   constructor(onChange, signal) {
     this.model = h("input", { testid: "model", attrs: { type: "text", "aria-label": "Model", spellcheck: "false" } });
+    // The server's models (the `models` trait) as suggestions: a picker that still takes free text.
+    this.models = h("datalist", { testid: "model-options", attrs: { id: `nbchat-models-${++listIds}` } });
+    this.model.setAttribute("list", this.models.id);
+    /** @type {string[]} */
+    this.shownModels = [];
     this.system = h("textarea", { testid: "system", attrs: { "aria-label": "System prompt", rows: "3" } });
     this.temperature = h("input", {
       testid: "temperature",
@@ -48,6 +55,7 @@ export class Settings {
       h("summary", { text: "Settings" }),
       h("div", { className: "nbchat-settings-grid" }, [
         field("Model", this.model),
+        this.models,
         field("Temperature", this.temperature),
         field("Max tokens", this.maxTokens),
         field("System prompt", this.system),
@@ -73,7 +81,7 @@ export class Settings {
 
   /**
    * Show trait values, without clobbering a field the user is editing.
-   * @param {{model: string, system: string, params: Params}} values
+   * @param {{model: string, models?: string[], system: string, params: Params}} values
    */
   update(values) {
     const set = (/** @type {HTMLInputElement | HTMLTextAreaElement} */ el, /** @type {string} */ v) => {
@@ -81,6 +89,13 @@ export class Settings {
     };
     const p = values.params ?? { temperature: null, max_tokens: null };
     set(this.model, values.model ?? "");
+    const models = values.models ?? [];
+    if (models.join("\n") !== this.shownModels.join("\n")) {
+      this.shownModels = [...models];
+      this.models.replaceChildren(...models.map((name) => h("option", { attrs: { value: name } })));
+    }
+    // No model yet but the server lists several: open the drawer at the picker.
+    if (!values.model && models.length) this.el.open = true;
     set(this.system, values.system ?? "");
     set(this.temperature, p.temperature == null ? "" : String(p.temperature));
     set(this.maxTokens, p.max_tokens == null ? "" : String(p.max_tokens));

@@ -91,6 +91,8 @@ export interface ChatTraits {
   status: PanelStatus;
   streaming: Streaming;
   model: string;
+  /** The server's models, offered by the settings' model field (`models` in widget.py). */
+  models: string[];
   system: string;
   params: Params;
   backend: string;

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from nbchat._exceptions import ConfigError
 from nbchat.backends import Backend, get_backend
 from nbchat.backends.messages import as_messages
-from nbchat.client import config
+from nbchat.backends.models import MODELS_PATH
+from nbchat.client import config, listing
 from nbchat.client.budget import Budget
 from nbchat.client.request import Request, Secret, redact_url
 from nbchat.client.storing import StoredStream, StoreLog
@@ -225,6 +226,25 @@ class Client:
                 pass
         assert s.reply is not None
         return s.reply
+
+    def models(self, timeout: float | tuple[float, float] | None = None) -> list[str]:
+        """The model names the server lists, in its order (``GET {base_url}/models``).
+
+        OpenAI-compatible servers list ``{"data": [{"id": ...}]}``; the embedded server also
+        serves an EGP-style page at ``/egp/v1/models``. A server without a listing raises
+        :class:`~nbchat.NotFoundError` saying so; other failures raise the usual typed
+        :class:`~nbchat.APIError` s. ``timeout`` defaults to the client's.
+        """
+        return listing.list_models(
+            self._session,
+            self.backend,
+            self._endpoint(lambda base: base.rstrip("/") + MODELS_PATH),
+            self.extra_headers,
+            self.backend.auth(self.auth_header),
+            self._key,
+            self.timeout if timeout is None else config.check_timeout(timeout),
+            self.max_retries,
+        )
 
     def close(self) -> None:
         self._session.close()

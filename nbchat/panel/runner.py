@@ -15,6 +15,7 @@ from nbchat.client import Client
 from nbchat.panel.book import Book
 from nbchat.panel.pages import append
 from nbchat.records import PARAM_NAMES, PARAMS, Message
+from nbchat.runs.defaults import resolve_model
 from nbchat.runs.turn import Turn, prompt
 
 __all__ = ["SETTINGS_PARAMS", "BusyError", "PanelRunner"]
@@ -37,6 +38,7 @@ class Panel(Protocol):
     status: str
     error: str
     model: str
+    models: list[str]
     system: str
     params: dict[str, Any]
 
@@ -75,7 +77,8 @@ class PanelRunner:
             if self.busy:
                 raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
             if not panel.model:
-                raise NbchatError("no model set: ChatPanel(model=...) or chat.model = ...")
+                pick = f"pick one of {panel.models} in Settings, " if panel.models else ""
+                raise NbchatError(f"no model set: {pick}ChatPanel(model=...) or chat.model = ...")
             api, params = panel.client.api, panel.sent_params()
             msg = Message.user(text, model=panel.model, api=api, params=params).to_dict()
             # The request is built (and checked) before the message joins the conversation: a
@@ -135,6 +138,12 @@ class PanelRunner:
                 raise BusyError("a reply is still streaming; stop it (chat.stop()) first")
             self.panel.messages = self.book.branch(message_id)
             self.book.activate()
+
+    def model_traits(self, model: str | None) -> dict[str, Any]:
+        """``model``, ``models`` (the picker) and ``error`` (why there is no model) for a new
+        panel, by the rule of :func:`~nbchat.runs.defaults.resolve_model`."""
+        choice = resolve_model(self.panel.client, model)
+        return {"model": choice.model, "models": choice.models, "error": choice.note}
 
     def settings(self, msg: dict[str, Any]) -> None:
         """Apply the settings form: model, system prompt, and each ``SETTINGS_PARAMS`` value
