@@ -70,7 +70,7 @@ describe("usage data", () => {
     });
     $('[data-testid="usage-toggle"]').click();
     expect($('[data-testid="usage-summary"]').textContent).toBe(
-      "2 turns · prompt 62 · completion 38 · total 102 tokens",
+      "2 turns · prompt 62 · completion 38 · total 102 tokens · cost —",
     );
     expect($('[data-testid="usage-empty"]').hidden).toBe(true);
     const data = lastPlot().plot().data;
@@ -112,8 +112,8 @@ describe("usage data", () => {
 
   it("tooltip lines and summary format", () => {
     const s = usageSeries(conversation([usage(1200, 34), usage(5, 6)]));
-    expect(usageSummary(s)).toBe("2 turns · prompt 1,205 · completion 40 · total 1,245 tokens");
-    expect(tooltipLines(s, 1)).toEqual(["Turn 2", "prompt 5", "completion 6", "total 11", "cumulative 1,245"]);
+    expect(usageSummary(s)).toBe("2 turns · prompt 1,205 · completion 40 · total 1,245 tokens · cost —");
+    expect(tooltipLines(s, 1)).toEqual(["Turn 2", "prompt 5", "completion 6", "total 11", "cumulative 1,245", "cost —"]);
   });
 
   it("shows a DOM tooltip for the hovered turn", () => {

@@ -3,6 +3,7 @@
 
 import { BRANCH_ACTIONS } from "./branches.js";
 import { copyText, icon } from "./dom.js";
+import { RAW_ACTIONS } from "./raw-view.js";
 
 /** @typedef {import("./chat-state.js").ChatState} ChatState */
 /** @typedef {import("./types").Model} Model */
@@ -49,6 +50,8 @@ export const ACTIONS = {
   usage: (ctx) => ctx.usage.setOpen(!ctx.usage.open),
   // edit, edit-send, edit-cancel, switch-branch, download-md
   ...BRANCH_ACTIONS,
+  // raw, copy-curl: the Raw view of a reply (raw-view.js)
+  ...RAW_ACTIONS,
 };
 
 /**

@@ -23,6 +23,7 @@ export const INTENT_TYPES = /** @type {const} */ ([
   "settings",
   "edit",
   "switch-branch",
+  "raw-request",
 ]);
 
 /** An intent unanswered after this long (ms) means the panel is not connected. */

@@ -31,8 +31,13 @@ export class ChatState {
     this.ownedByViews = false;
     /** The conversation (`pages` + `recent`), shared by every view. */
     this.conversation = new Conversation(model);
+    /** @type {Map<string, (answer: any) => void>} intents whose answer is a message (`ask`) */
+    this.waiters = new Map();
     this.channel = new IntentChannel(model, {
-      unanswered: (intent) => this.emit({ kind: "connection", connected: false, intent }),
+      unanswered: (intent) => {
+        this.settle(intent.id, { type: "error", id: intent.id, message: "The kernel did not answer (not connected)." });
+        this.emit({ kind: "connection", connected: false, intent });
+      },
       answered: (intent) => this.emit({ kind: "connection", connected: true, intent }),
     });
     this.replyDraft = new ReplyDraft({
@@ -65,6 +70,7 @@ export class ChatState {
     this.channel.dispose();
     this.replyDraft.dispose();
     this.listeners.clear();
+    this.waiters.clear();
   }
 
   /**
@@ -92,6 +98,28 @@ export class ChatState {
    */
   sendIntent(type, body) {
     return this.channel.send(type, body);
+  }
+
+  /**
+   * Send an intent answered by a message of its own (`raw-request` -> `raw`); resolves with
+   * that answer, or with the `error` answer (also when the kernel does not answer).
+   * @template {IntentType} T
+   * @param {T} type
+   * @param {import("./types").IntentBody<T>} [body]
+   * @returns {Promise<any>}
+   */
+  ask(type, body) {
+    return new Promise((resolve) => this.waiters.set(this.sendIntent(type, body), resolve));
+  }
+
+  /**
+   * @param {string | null | undefined} id
+   * @param {unknown} answer
+   */
+  settle(id, answer) {
+    const resolve = id ? this.waiters.get(id) : undefined;
+    if (id) this.waiters.delete(id);
+    resolve?.(answer);
   }
 
   /** @returns {Streaming} */
@@ -159,8 +187,13 @@ export const KERNEL_HANDLERS = {
     state.replyDraft.applySnapshot(msg);
   },
   ack: (state, msg) => state.channel.answer(msg.id),
+  raw: (state, msg) => {
+    state.channel.answer(msg.id);
+    state.settle(msg.id, msg);
+  },
   error: (state, msg) => {
     state.channel.answer(msg.id);
+    state.settle(msg.id, msg);
     state.replyDraft.failed(msg.id);
     state.emit({ kind: "notice", message: String(msg.message ?? "unknown error") });
   },

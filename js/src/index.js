@@ -6,6 +6,7 @@
 import { ACTIONS, copiedFlash, delegateClicks } from "./actions.js";
 import { Announcer } from "./announcer.js";
 import { Banners, NOT_CONNECTED } from "./banners.js";
+import { BudgetBadge } from "./budget-badge.js";
 import { disposeState, ensureState } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { h, perFrame } from "./dom.js";
@@ -55,6 +56,7 @@ function render({ model, el }) {
   const usage = new UsageView(() => root, signal);
   const header = new Header(usage.toggle);
   const banners = new Banners();
+  const budget = new BudgetBadge();
   const list = new MessageList();
   const composer = new Composer((action) => ACTIONS[action]?.(ctx, null), signal);
   const settings = new Settings((change) => state.sendIntent("settings", change), signal);
@@ -67,6 +69,7 @@ function render({ model, el }) {
   /** @type {HTMLDivElement} */
   const root = h("div", { className: "nbchat", testid: "nbchat" }, [
     header.el,
+    budget.el,
     banners.error,
     usage.el,
     h("div", { className: "nbchat-body" }, [list.el, list.jump]),
@@ -153,6 +156,7 @@ function render({ model, el }) {
   listen("change:status", onStatus);
   listen("change:error", renderBanner);
   listen("change:backend", onBackend);
+  listen("change:budget", () => budget.update(model.get("budget")));
   listen("change:model", onSettings);
   listen("change:models", onSettings);
   listen("change:system", onSettings);
@@ -171,6 +175,7 @@ function render({ model, el }) {
 
   // ---- first paint ----------------------------------------------------------------------------
   onBackend();
+  budget.update(model.get("budget"));
   onSettings();
   renderList();
   usage.setMessages(conversation.messages());

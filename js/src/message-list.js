@@ -7,6 +7,7 @@
 import { branchSwitcher } from "./branches.js";
 import { button, h, iconButton } from "./dom.js";
 import { MarkdownStream, renderMarkdown, renderPlain, renderToolRequest } from "./render-text.js";
+import { rawToggle } from "./raw-view.js";
 
 /** @typedef {import("./types").ChatMessage} ChatMessage */
 /** @typedef {import("./types").Streaming} Streaming */
@@ -66,8 +67,20 @@ export function footerValues(msg) {
     ttft: fmt(msg.ttft, seconds),
     tps: fmt(msg.tokens_per_second, (n) => `${n.toFixed(1)} tok/s`),
     latency: fmt(msg.latency, (n) => `${n.toFixed(2)} s`),
+    cost: fmt(msg.cost, usd),
     finish,
   };
+}
+
+/**
+ * US dollars, with the digits a small cost needs ("$0.0042"; under a hundredth of a cent
+ * "<$0.0001", never "$0.0000" for a cost that is not zero).
+ * @param {number} n
+ */
+export function usd(n) {
+  if (n === 0) return "$0";
+  if (n < 0.0001) return "<$0.0001";
+  return n < 1 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
 }
 
 /**
@@ -102,11 +115,27 @@ function footer(msg, withRetry) {
     out,
     stat("TTFT", "ttft", v.ttft),
     speed,
+    costStat(msg, v.cost),
     h("span", { className: "nbchat-stat nbchat-finish", attrs: { title: "finish reason" } }, [
       h("span", { className: "nbchat-stat-value", testid: "finish", text: v.finish }),
     ]),
   ]);
-  return h("div", { className: "nbchat-footer", testid: "footer" }, [stats, actions(withRetry)]);
+  const acts = actions(withRetry);
+  acts.prepend(rawToggle()); // the Raw view (raw-view.js): fetched from the kernel when opened
+  return h("div", { className: "nbchat-footer", testid: "footer" }, [stats, acts]);
+}
+
+/**
+ * The cost of a reply ("—" when unknown, never $0), its price source as the tooltip.
+ * @param {Partial<ChatMessage>} msg
+ * @param {string} value
+ */
+function costStat(msg, value) {
+  const s = stat("cost", "cost", value);
+  s.title = msg.price_source
+    ? `Price: ${msg.price_source}`
+    : "Cost unknown: no price for this model (nbchat.set_price sets one), or no usage reported.";
+  return s;
 }
 
 /** @param {Partial<ChatMessage>} msg */

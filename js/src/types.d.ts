@@ -97,6 +97,8 @@ export interface ChatTraits {
   params: Params;
   backend: string;
   error: string;
+  /** USD `limit`, `spent`, `remaining` of the client's budget, or `{}` without one. */
+  budget: { limit?: number; spent?: number; remaining?: number };
 }
 
 /** The anywidget model of `ChatPanel` (nbchat/panel/widget.py). */
@@ -122,6 +124,8 @@ export interface ClearIntent { type: "clear"; id: string }
 /** Put back the messages the last `clear` removed (while the conversation is still empty). */
 export interface UndoClearIntent { type: "undo-clear"; id: string }
 export interface SnapshotRequest { type: "snapshot-request"; id: string }
+/** Ask for reply `message_id`'s raw record (its Raw view opened): answered with `raw`. */
+export interface RawRequest { type: "raw-request"; id: string; message_id: string }
 /** Send `text` as a new version of user message `message_id` (a new branch). */
 export interface EditIntent { type: "edit"; id: string; message_id: string; text: string }
 /** Show the branch through `message_id` (one of a message's `branches`). */
@@ -144,7 +148,8 @@ export type Intent =
   | SnapshotRequest
   | SettingsIntent
   | EditIntent
-  | SwitchBranchIntent;
+  | SwitchBranchIntent
+  | RawRequest;
 
 export type IntentType = Intent["type"];
 
@@ -164,7 +169,31 @@ export interface SnapshotMessage {
 export interface AckMessage { type: "ack"; id: string }
 export interface ErrorMessage { type: "error"; id: string | null; message: string }
 
-export type KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage;
+/** One attempt of a request, as `nbchat.raw.Attempt.to_dict()` (credentials as `***`). */
+export interface RawAttempt {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  status: number | null;
+  response_headers: Record<string, string>;
+  sent: number;
+  error: string | null;
+}
+/** The answer to `raw-request` (`nbchat.raw.Raw.to_dict()`): kernel-only data, sent on demand. */
+export interface RawMessage {
+  type: "raw";
+  id: string | null;
+  message_id: string;
+  attempts: RawAttempt[];
+  events: { t: number; event: string; data: string }[];
+  event_count: number;
+  omitted: number;
+  bytes: number;
+  curl: string;
+}
+
+export type KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage | RawMessage;
 export type KernelMessageType = KernelMessage["type"];
 
 // ---- front-end state -----------------------------------------------------------------

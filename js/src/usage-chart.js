@@ -13,6 +13,9 @@ export { uPlot };
  * @property {number[]} completion
  * @property {number[]} total
  * @property {number[]} cumulative running sum of `total`
+ * @property {(number | null)[]} [cost] USD per turn, null when unknown (usage-view.js)
+ * @property {(number | null)[]} [cumulativeCost] running sum of the known costs
+ * @property {(string | null)[]} [priceSource] where each price came from, and as of when
  */
 
 /**

@@ -4,6 +4,7 @@
 // when it changes (once per committed message, never per delta) and only while shown.
 
 import { button, h } from "./dom.js";
+import { usd } from "./message-list.js";
 import { createUsageChart } from "./usage-chart.js";
 
 /** @typedef {import("./types").ChatMessage} ChatMessage */
@@ -27,9 +28,11 @@ function known(v) {
  */
 export function usageSeries(messages) {
   /** @type {UsageSeries} */
-  const s = { turns: [], prompt: [], completion: [], total: [], cumulative: [] };
+  const s = { turns: [], prompt: [], completion: [], total: [], cumulative: [], cost: [], cumulativeCost: [], priceSource: [] };
   let turn = 0;
   let running = 0;
+  /** @type {number | null} running sum of the known costs (null until one is known) */
+  let spent = null;
   for (const m of Array.isArray(messages) ? messages : []) {
     if (m?.role !== "assistant") continue;
     turn += 1;
@@ -45,6 +48,11 @@ export function usageSeries(messages) {
     s.completion.push(completion ?? 0);
     s.total.push(total);
     s.cumulative.push(running);
+    const cost = known(m.cost) ? m.cost : null;
+    if (cost !== null) spent = (spent ?? 0) + cost;
+    s.cost?.push(cost);
+    s.cumulativeCost?.push(spent);
+    s.priceSource?.push(m.price_source ?? null);
   }
   return s;
 }
@@ -62,8 +70,14 @@ export function usageSummary(s) {
   const n = s.turns.length;
   return (
     `${n} ${n === 1 ? "turn" : "turns"} · prompt ${fmt(sum(s.prompt))} · ` +
-    `completion ${fmt(sum(s.completion))} · total ${fmt(sum(s.total))} tokens`
+    `completion ${fmt(sum(s.completion))} · total ${fmt(sum(s.total))} tokens · ` +
+    `cost ${costText(s.cumulativeCost?.[s.cumulativeCost.length - 1])}`
   );
+}
+
+/** A cost, or "—" when unknown (never $0 for unknown). @param {number | null | undefined} n */
+function costText(n) {
+  return known(n) ? usd(n) : "—";
 }
 
 /**
@@ -78,6 +92,9 @@ export function tooltipLines(s, i) {
     `completion ${fmt(s.completion[i])}`,
     `total ${fmt(s.total[i])}`,
     `cumulative ${fmt(s.cumulative[i])}`,
+    `cost ${costText(s.cost?.[i])}`,
+    ...(known(s.cost?.[i]) ? [`cumulative cost ${costText(s.cumulativeCost?.[i])}`] : []),
+    ...(s.priceSource?.[i] ? [`price: ${s.priceSource[i]}`] : []),
   ];
 }
 

@@ -83,7 +83,8 @@ class Budget:
         """(USD, prompt tokens, reply tokens) of the worst case; BudgetExceeded with no price."""
         prompt = prompt_tokens_bound(payload)
         reply = max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
-        quote = prices.cost(Usage(prompt, reply, prompt + reply), model, url, provider=provider)
+        usage = Usage(prompt, reply, prompt + reply)
+        quote = prices.cost(usage, model, url, provider=provider, warn=False)  # refusal says it
         if quote is None:
             key = prices.model_key(model)
             raise BudgetExceeded(
@@ -114,7 +115,7 @@ class Budget:
         with self._lock:
             left = self.limit - self.spent - self.reserved
             if usd > left:
-                assumed = "" if max_tokens is not None else " (max_tokens unset: assumed)"
+                assumed = "" if max_tokens is not None else ", assumed as max_tokens is unset"
                 raise BudgetExceeded(
                     f"refused before sending: this request could cost up to {_usd(usd)} "
                     f"(at most {prompt:,} prompt tokens + {reply:,} reply tokens{assumed}), "

@@ -10,9 +10,10 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from nbchat._exceptions import NbchatError
+from nbchat._exceptions import BudgetExceeded, NbchatError
 from nbchat.client import Client
 from nbchat.panel.book import Book
+from nbchat.panel.inspector import RawStore, budget_state
 from nbchat.panel.pages import append
 from nbchat.records import PARAM_NAMES, PARAMS, Message
 from nbchat.runs.defaults import resolve_model
@@ -41,6 +42,7 @@ class Panel(Protocol):
     models: list[str]
     system: str
     params: dict[str, Any]
+    budget: dict[str, Any]
 
     @property
     def client(self) -> Client: ...
@@ -64,6 +66,8 @@ class PanelRunner:
         self.cleared: list[dict[str, Any]] = []
         #: Every message (branches too) and the store (nbchat.panel.book).
         self.book = Book(panel)
+        #: What went over the wire for each reply (kernel only; nbchat.panel.inspector).
+        self.raws = RawStore()
 
     @property
     def busy(self) -> bool:
@@ -169,14 +173,20 @@ class PanelRunner:
         messages and parameters (ConfigError) before anything changes."""
         panel = self.panel
         params = {k: v for k, v in panel.params.items() if k in PARAM_NAMES and v is not None}
-        return Turn(
-            self.book.client(),
-            prompt(history, panel.system),
-            panel.model,
-            params,
-            self,
-            snapshot_params=panel.sent_params(),
-        )
+        try:
+            return Turn(
+                self.book.client(),
+                prompt(history, panel.system),
+                panel.model,
+                params,
+                self,
+                snapshot_params=panel.sent_params(),
+            )
+        except BudgetExceeded as exc:  # refused before sending: shown, nothing appended
+            with panel.hold_sync():
+                panel.error = exc.message
+                panel.budget = budget_state(panel.client)
+            raise
 
     def launch(self, turn: Turn) -> Turn:
         self.turn = turn
@@ -228,7 +238,11 @@ class PanelRunner:
     def finish(self, message: dict[str, Any]) -> None:
         panel = self.panel
         message = self.book.commit(message)  # written to the store with its user message
+        turn = self.turn
+        if turn is not None and turn.reply is not None and turn.message_id == message["id"]:
+            self.raws.keep(message["id"], turn.reply.raw)
         with panel.hold_sync():
+            panel.budget = budget_state(panel.client)
             panel.pages, panel.recent = append(list(panel.pages), list(panel.recent), message)
             panel.streaming = {}
             panel.status = "error" if message["status"] == "error" else "idle"

@@ -113,6 +113,15 @@ class SnapshotRequest(TypedDict):
     id: str
 
 
+class RawRequest(TypedDict):
+    """Ask for reply ``message_id``'s raw record (sent when its Raw view opens): answered with
+    ``raw`` (or ``error``), never ``ack``. The record lives in the kernel until asked for."""
+
+    type: Literal["raw-request"]
+    id: str
+    message_id: str
+
+
 class SettingsIntent(TypedDict):
     """The settings form: each parameter with ``PARAMS[name].in_settings`` may be sent."""
 
@@ -134,6 +143,7 @@ Intent = (
     | SettingsIntent
     | EditIntent
     | SwitchBranchIntent
+    | RawRequest
 )
 
 INTENT_TYPES: tuple[str, ...] = (
@@ -146,6 +156,7 @@ INTENT_TYPES: tuple[str, ...] = (
     "settings",
     "edit",
     "switch-branch",
+    "raw-request",
 )
 
 # ---- kernel -> front end -------------------------------------------------------------
@@ -177,6 +188,21 @@ class ErrorMessage(TypedDict):
     message: str
 
 
-KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage
+class RawMessage(TypedDict):
+    """The answer to ``raw-request``: ``nbchat.raw.Raw.to_dict()`` (secrets as ``***``; ``curl``
+    names ``$SPELLBOOK_API_KEY`` / ``$OPENAI_API_KEY``, never the key)."""
 
-KERNEL_MESSAGE_TYPES: tuple[str, ...] = ("delta", "snapshot", "ack", "error")
+    type: Literal["raw"]
+    id: str | None
+    message_id: str
+    attempts: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    event_count: int
+    omitted: int
+    bytes: int
+    curl: str
+
+
+KernelMessage = DeltaMessage | SnapshotMessage | AckMessage | ErrorMessage | RawMessage
+
+KERNEL_MESSAGE_TYPES: tuple[str, ...] = ("delta", "snapshot", "ack", "error", "raw")
