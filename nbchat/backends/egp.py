@@ -50,17 +50,24 @@ class EGP:
         return body
 
     def parse_event(self, data: Any) -> Delta:
-        # Fast path for the usual streamed chunk: a text delta and nothing else.
-        if type(data) is dict and data.get("token_usage") is None:
-            cc = data.get("chat_completion")
-            if type(cc) is dict and cc.get("finish_reason") is None:
-                msg = cc.get("message")
-                if type(msg) is dict and msg.get("tool_request") is None:
-                    content = msg.get("content")
-                    if type(content) is str:
-                        # tuple.__new__ skips the NamedTuple's Python-level __new__.
-                        delta: Delta = _new(Delta, (content, None, None, None, (), None, None))
-                        return delta
+        # Fast path for the usual streamed chunk: a text delta and nothing else. Indexing
+        # is cheaper than .get(); a missing key, or a value that is not an object, raises
+        # and the general code decides.
+        try:
+            cc = data["chat_completion"]
+            msg = cc["message"]
+            content = msg["content"]
+            if (
+                type(content) is str
+                and data["token_usage"] is None
+                and cc["finish_reason"] is None
+                and msg.get("tool_request") is None
+            ):
+                # tuple.__new__ skips the NamedTuple's Python-level __new__.
+                delta: Delta = _new(Delta, (content, None, None, None, (), None, None))
+                return delta
+        except (KeyError, TypeError):
+            pass
         return self._parse(data)
 
     def parse_sync(self, data: Any) -> Delta:

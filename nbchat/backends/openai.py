@@ -53,23 +53,38 @@ class OpenAI:
     def parse_event(self, data: Any) -> Delta:
         # Fast path for the usual streamed chunk: choice 0 with a text delta and nothing
         # else. It returns exactly what the general code below returns for such a chunk.
-        if type(data) is dict and data.get("usage") is None and data.get("timings") is None:
-            choices = data.get("choices")
+        # Indexing is cheaper than .get(); a missing key, or a value that is not an
+        # object, raises and the general code decides.
+        try:
+            choices = data["choices"]
             if type(choices) is list and len(choices) == 1:
                 choice = choices[0]
+                delta = choice["delta"]
                 if (
-                    type(choice) is dict
+                    type(delta) is dict
                     and choice.get("finish_reason") is None
                     and choice.get("index", 0) == 0
+                    and not delta.get("tool_calls")
+                    and data.get("usage") is None
+                    and data.get("timings") is None
                 ):
-                    delta = choice.get("delta")
-                    if type(delta) is dict and not delta.get("tool_calls"):
-                        content = delta.get("content")
-                        model = data.get("model")
-                        return _text_delta(
+                    content = delta.get("content")
+                    model = data.get("model")
+                    text_delta: Delta = _new(
+                        Delta,
+                        (
                             content if type(content) is str else "",
+                            None,
+                            None,
+                            None,
+                            (),
                             model if type(model) is str else None,
-                        )
+                            None,
+                        ),
+                    )
+                    return text_delta
+        except (KeyError, TypeError):
+            pass
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
         text = ""
@@ -161,12 +176,7 @@ class OpenAI:
         return None
 
 
-def _text_delta(text: str, model: str | None) -> Delta:
-    # tuple.__new__ skips the NamedTuple's Python-level __new__ (half the cost, per event).
-    delta: Delta = _new(Delta, (text, None, None, None, (), model, None))
-    return delta
-
-
+# tuple.__new__ builds a Delta without the NamedTuple's Python-level __new__ (half the cost).
 _new = tuple.__new__
 
 

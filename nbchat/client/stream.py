@@ -233,7 +233,9 @@ class Stream:
         # Bound once: the loop below runs once per event.
         feed = decoder.feed
         add_event = acc.add_event
-        tap_event = tap.event
+        log_event = tap.events.add
+        t0 = tap.t0
+        now = time.monotonic
         try:
             for data in http.iter_body(resp):
                 tap.events.bytes += len(data)
@@ -246,19 +248,19 @@ class Stream:
                         yield from self._read_sync(resp, data)
                         return
                 for item in feed(data):
-                    if type(item) is not ServerSentEvent:
-                        assert isinstance(item, UnknownField)
-                        tap.event(item.name + ":", item.value)
-                        if item.name == "error":  # llama.cpp's `error:` line
-                            self._fail("error", event_error_message(item.value))
+                    if type(item) is ServerSentEvent:
+                        event, text, _ = item
+                        log_event(now() - t0, event, text)  # tap.event, inlined
+                        chunk = add_event(text, event)
+                        if chunk is not None:
+                            yield chunk
+                        elif acc.saw_done:
+                            break
                         continue
-                    event, text = item.event, item.data
-                    tap_event(event, text)
-                    chunk = add_event(text, event)
-                    if chunk is not None:
-                        yield chunk
-                    elif acc.saw_done:
-                        break
+                    assert isinstance(item, UnknownField)
+                    tap.event(item.name + ":", item.value)
+                    if item.name == "error":  # llama.cpp's `error:` line
+                        self._fail("error", event_error_message(item.value))
                 if acc.saw_done:
                     break
         except EventError as exc:
