@@ -15,9 +15,10 @@ Options of ``%%chat`` (they stick for later cells until changed): ``--model M``,
 ``--system S``, ``--api egp|openai``, ``--base-url URL``, one option per generation parameter
 (``--temperature T``, ``--max-tokens N``, ... from ``nbchat.records.PARAMS``; an empty value
 unsets it). ``--new`` starts a new conversation (a cell holding only ``%%chat --new`` just
-resets); ``-o NAME`` stores the :class:`~nbchat.Reply` in the variable ``NAME``. With no API key
-configured (and no ``--base-url``) the embedded offline demo server answers, as in
-:class:`~nbchat.ChatPanel`.
+resets); ``-o NAME`` stores the :class:`~nbchat.Reply` in the variable ``NAME``; ``--raw``
+prints what went over the wire after the reply (``Reply.raw.to_text()``, key as ``***``).
+With no API key configured (and no ``--base-url``) the embedded offline demo server answers,
+as in :class:`~nbchat.ChatPanel`.
 
 This module is a front over ``nbchat.runs``: the turn runner streams the reply in the cell's own
 thread (:meth:`~nbchat.runs.turn.Turn.run`), so the cell is the thing being run and the stop
@@ -110,6 +111,7 @@ def _parser(prog: str, words: bool) -> _Parser:
     p.add_argument("--api", choices=("egp", "openai"))
     p.add_argument("--base-url", dest="base_url")
     p.add_argument("-o", "--output", dest="output", metavar="NAME")
+    p.add_argument("--raw", action="store_true", help="print the raw request and events")
     for param in PARAMS.values():
         flag = "--" + param.name.replace("_", "-")
         if param.kind == "list[str]":
@@ -248,6 +250,8 @@ def chat(line: str, cell: str | None, shell: Any = None) -> Any:
     write_turn([history[-1], message], conversation_id=state.conversation_id, source="magic")
     if args.output is not None and shell is not None:
         shell.user_ns[args.output] = reply
+    if args.raw and reply.raw is not None:  # this cell only (not a sticky setting)
+        print(reply.raw.to_text())
     if turn.exception is not None:
         raise turn.exception
     return None

@@ -360,3 +360,33 @@ def test_stop_button_keeps_the_partial_text(ip: Any, live_server: Any) -> None:
     assert msg["status"] == "stopped"
     assert msg["content"]
     assert "stopped" in text_of(outputs[-1])
+
+
+# ---- issue 15: %%chat --raw ---------------------------------------------------------------
+
+
+def test_raw_prints_what_went_over_the_wire(
+    ip: Any, live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "sk-canary-magic-raw-41c2"
+    monkeypatch.setenv("SPELLBOOK_API_KEY", canary)
+    nbchat.set_price("demo", input=1.0, output=1.0)
+    base = live_server.url + "/egp/v1"
+    try:
+        with capture_output() as first:
+            ip.run_cell_magic("chat", f"--base-url {base} --model demo --raw", "What is a token?")
+        with capture_output() as second:
+            ip.run_cell_magic("chat", "--raw", "And why does the prompt grow?")
+        with capture_output() as third:
+            ip.run_cell_magic("chat", "", "Thanks")  # --raw is for one cell, not sticky
+    finally:
+        from nbchat.data import prices
+
+        prices.reset()
+    for cap in (first, second):
+        assert "request body:" in cap.stdout and "events:" in cap.stdout
+        assert "x-api-key: ***" in cap.stdout and "$SPELLBOOK_API_KEY" in cap.stdout
+        assert canary not in cap.stdout
+    assert "What is a token?" in second.stdout  # the whole history is re-sent
+    assert second.stdout.count('"role": "user"') == 2
+    assert "request body:" not in third.stdout

@@ -58,7 +58,7 @@ def test_the_key_never_reaches_the_raw_record(live_server: Any, api: str, stream
 def test_copy_as_curl_runs_in_a_shell_with_the_key_from_the_environment(live_server: Any) -> None:
     """The command is valid shell: split it and check each piece; the key is the variable."""
     client = nbchat.Client(base_url=live_server.url + "/v1", api="openai", api_key=CANARY)
-    text = "it's a \"quoted\" $HOME `tick` message"
+    text = 'it\'s a "quoted" $HOME `tick` message'
     reply = client.complete([{"role": "user", "content": text}], "echo")
     assert reply.raw is not None
     argv = shlex.split(reply.raw.curl().replace("\\\n", " "))
