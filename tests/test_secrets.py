@@ -341,3 +341,29 @@ def test_credentials_in_the_base_url_never_leak(
         "log records": "\n".join(r.getMessage() for r in caplog.records),
     }.items():
         _clean(text, what)
+
+
+# ---------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+@pytest.mark.parametrize(("api", "kw"), [("egp", {}), ("openai", {"auth_header": "x-api-key"})])
+def test_a_redirect_never_carries_the_key(status: int, api: str, kw: dict[str, Any]) -> None:
+    from tests.scripted import Script, ScriptedServer
+
+    origin, other = ScriptedServer(), ScriptedServer()
+    try:
+        path = "/egp/v1/chat-completions" if api == "egp" else "/v1/chat/completions"
+        origin.push(Script(status=status, headers={"Location": other.url + path}))
+        other.push(Script(content_type="application/json", body=b"{}"))
+        base = origin.url + ("/egp/v1" if api == "egp" else "/v1")
+        client = nbchat.Client(base_url=base, api=api, api_key=CANARY, max_retries=2, **kw)
+        panel = ChatPanel(client=client, model="m", store=False)
+        panel.send("hi").wait(10)
+        assert CANARY in json.dumps(origin.requests[-1]["headers"])  # the base URL's host: fine
+        assert other.requests == []  # nothing, so no key, reached the other host
+        assert "does not follow redirects" in panel.error
+        _clean(panel.error + json.dumps(panel.get_state(), default=str), "the redirect error")
+    finally:
+        origin.stop()
+        other.stop()
