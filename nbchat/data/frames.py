@@ -189,7 +189,6 @@ def history(source: Any) -> pd.DataFrame:
         unknown), ``finish_reason``, ``error``, ``created_at`` (UTC, ``NaT`` when unknown) and
         ``parent_id`` (the message this one follows; see ``ChatPanel.branches()``).
     """
-    import numpy as np
     import pandas as pd
 
     msgs = [m if type(m) is dict else _as_dict(i, m) for i, m in enumerate(_messages(source))]
@@ -206,6 +205,16 @@ def history(source: Any) -> pd.DataFrame:
     counts = pd.DataFrame.from_records(
         [u if type(u) is dict else _NO_PARAMS for u in usages], columns=list(_USAGE_KEYS)
     )
+    return frame_of(top, params, counts)
+
+
+def frame_of(top: pd.DataFrame, params: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """The history frame from three tables, row for row: ``top`` (a column per message field),
+    ``params`` (``PARAM_COLUMNS``) and ``counts`` (the usage keys). ``nbchat.logs()`` builds
+    them straight from the store's columns."""
+    import numpy as np
+    import pandas as pd
+
     prompt = _ints(counts["prompt"]).fillna(_ints(counts["prompt_tokens"]))
     completion = _ints(counts["completion"]).fillna(_ints(counts["completion_tokens"]))
     # both parts known: the total is known too

@@ -1,10 +1,10 @@
 """Reading the store: ``nbchat.logs()`` (every stored message as a history DataFrame) and
 ``nbchat.conversations()`` (one row per stored conversation).
 
-``logs()`` asks SQLite for the rows as one JSON array (``json_group_array`` over
-``json_object``: built in C), parses it with one ``json.loads`` and hands the message dicts to
-:func:`nbchat.data.frames.history`: 100,000 turns in well under a second
-(``benchmarks/bench_store.py``).
+``logs()`` reads the columns as tuples, makes one DataFrame of them, parses each distinct
+parameters text once (they repeat from message to message) and hands the tables to
+:func:`nbchat.data.frames.frame_of`, which makes ``history()``'s columns and dtypes: no dict per
+message (``benchmarks/bench_store.py``).
 """
 
 from __future__ import annotations
@@ -36,18 +36,30 @@ _UNITS = {
 }
 _AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?(?:\s+ago)?\s*$", re.I)
 
-#: The message dict, built by SQLite (keys as in ``Message.to_dict()``) plus the conversation.
-#: ``extra`` is the patch (json_patch drops a key whose patch value is null: it holds none).
-_JSON_ROW = """json_patch(json_object(
-    'id', m.id, 'role', m.role, 'content', m.content, 'status', m.status, 'model', m.model,
-    'api', m.api, 'params', json(coalesce(m.params, '{}')),
-    'usage', CASE WHEN m.prompt_tokens IS NULL AND m.completion_tokens IS NULL
-        AND m.total_tokens IS NULL THEN NULL ELSE json_object('prompt', m.prompt_tokens,
-        'completion', m.completion_tokens, 'total', m.total_tokens) END,
-    'ttft', m.ttft, 'latency', m.latency, 'tokens_per_second', m.tokens_per_second,
-    'finish_reason', m.finish_reason, 'error', m.error, 'created_at', m.created_at,
-    'parent_id', m.parent_id, 'conversation_id', m.conversation_id, 'conversation', c.name),
-    coalesce(m.extra, '{}'))"""
+#: The columns read, in order (``extra`` holds the fields without a column, as JSON).
+_SELECT = (
+    "m.id",
+    "m.role",
+    "m.content",
+    "m.status",
+    "m.model",
+    "m.api",
+    "coalesce(m.params, '{}')",
+    "m.prompt_tokens",
+    "m.completion_tokens",
+    "m.total_tokens",
+    "m.ttft",
+    "m.latency",
+    "m.tokens_per_second",
+    "m.finish_reason",
+    "m.error",
+    "m.created_at",
+    "m.parent_id",
+    "m.extra",
+    "m.conversation_id",
+    "c.name",
+)
+_NAMES = [c.split(".")[-1] if "(" not in c else "params" for c in _SELECT]
 
 
 def parse_time(value: Any, *, now: _dt.datetime | None = None) -> str | None:
@@ -117,8 +129,6 @@ def logs(
     """
     import pandas as pd
 
-    from nbchat.data.frames import history
-
     where, args = [], []
     for clause, value in (
         ("m.created_at >= ?", parse_time(since)),
@@ -133,21 +143,55 @@ def logs(
         where.append("(c.name = ? OR m.conversation_id = ?)")
         args += [conversation, conversation]
     sql = (
-        f"SELECT json_group_array(json(row)) FROM (SELECT {_JSON_ROW} AS row FROM messages m "
+        f"SELECT {', '.join(_SELECT)} FROM messages m "
         "LEFT JOIN conversations c ON c.id = m.conversation_id"
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " ORDER BY m.created_at, m.rowid)"
+        + " ORDER BY m.created_at, m.rowid"
     )
-    ((raw,),) = get_store().query(sql, args)
-    msgs: list[dict[str, Any]] = json.loads(raw)
-    frame = history(msgs)
-    ids = pd.Series([m["conversation_id"] for m in msgs], dtype=object)
-    frame["conversation_id"] = ids
-    frame["conversation"] = pd.Series([m["conversation"] for m in msgs], dtype=object)
+    rows = get_store().query(sql, args)
+    return _frame(pd.DataFrame.from_records(rows, columns=_NAMES))
+
+
+def _parsed(column: pd.Series[Any], columns: list[str]) -> pd.DataFrame:
+    """A column of JSON objects as a table: each distinct text parsed once (parameters repeat
+    from message to message), None as an empty object."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    parsed = pd.DataFrame.from_records(
+        [*(json.loads(u) for u in uniques), {}], columns=columns
+    )  # the last row, empty, is where None (code -1) points
+    return parsed.iloc[codes].reset_index(drop=True)
+
+
+def _frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The ``logs()`` frame from the stored rows: ``history()``'s columns and dtypes
+    (``frames.frame_of``), then ``conversation_id`` and ``conversation``."""
+    from nbchat.data.frames import _MESSAGE_KEYS, _USAGE_KEYS, PARAM_COLUMNS, frame_of
+
+    extras = [k for k in _MESSAGE_KEYS if k not in raw.columns and k not in ("params", "usage")]
+    extra = _parsed(raw["extra"], [*extras, "usage"])
+    # None, not NaN, where a field is missing: as history() of the stored message dicts
+    top = raw.assign(
+        usage=None, **{k: extra[k].astype(object).where(extra[k].notna(), None) for k in extras}
+    )
+    counts = raw[["prompt_tokens", "completion_tokens", "total_tokens"]].set_axis(
+        ["prompt", "completion", "total"], axis=1
+    )
+    whole = extra["usage"]  # a usage dict with more than the counts, kept whole
+    if whole.notna().any():
+        for key in ("prompt", "completion", "total"):
+            kept = whole.map(lambda u, k=key: u.get(k) if isinstance(u, dict) else None)
+            counts[key] = counts[key].where(kept.isna(), kept)
+    for key in _USAGE_KEYS[3:]:
+        counts[key] = None
+    frame = frame_of(top, _parsed(raw["params"], list(PARAM_COLUMNS)), counts)
+    frame["conversation_id"] = raw["conversation_id"].astype(object)
+    frame["conversation"] = raw["name"].astype(object).where(raw["name"].notna(), None)
     if len(frame):
-        frame["turn"] = (
-            (frame["role"] == "user").groupby(ids).cumsum().clip(lower=1).astype("Int64")
-        )
+        users = frame["role"] == "user"
+        frame["turn"] = users.groupby(raw["conversation_id"]).cumsum().clip(lower=1)
+        frame["turn"] = frame["turn"].astype("Int64")
     return frame
 
 

@@ -122,9 +122,18 @@ def row(
         _json(m.get("tool_request")),
         notebook,
         source,
-        _json({k: m[k] for k in MESSAGE_FIELDS if k not in _COVERED and m.get(k) is not None})
-        or None,
+        _json(_extra(m)),
     )
+
+
+def _extra(m: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The fields without a column (e.g. ``cost``), and a usage dict with more than the three
+    counts (e.g. ``cached``) whole; None when there are none."""
+    out = {k: m[k] for k in MESSAGE_FIELDS if k not in _COVERED and m.get(k) is not None}
+    usage = m.get("usage")
+    if isinstance(usage, Mapping) and set(usage) - {"prompt", "completion", "total"}:
+        out["usage"] = dict(usage)
+    return out or None
 
 
 def message_from_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -132,7 +141,6 @@ def message_from_row(row: Sequence[Any]) -> dict[str, Any]:
     r = dict(zip(COLUMNS, row, strict=True))
     counts = (r["prompt_tokens"], r["completion_tokens"], r["total_tokens"])
     out: dict[str, Any] = dict.fromkeys(MESSAGE_FIELDS)
-    out.update(json.loads(r["extra"]) if r["extra"] else {})
     out.update(
         {
             "id": r["id"],
@@ -157,6 +165,7 @@ def message_from_row(row: Sequence[Any]) -> dict[str, Any]:
             "branches": None,
         }
     )
+    out.update(json.loads(r["extra"]) if r["extra"] else {})
     return out
 
 

@@ -157,3 +157,19 @@ def test_several_processes_writing_at_once_lose_nothing(_private_store: Path) ->
     db = sqlite3.connect(_private_store)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_logs_has_the_columns_and_dtypes_of_history() -> None:
+    import pandas as pd
+
+    from nbchat.data.frames import history
+
+    msgs = exchange("one") + exchange("two", model="m2")
+    msgs[1]["usage"] = {"prompt": 3, "completion": 4, "total": 7, "cached": 2}
+    msgs[1]["cost"] = 0.5
+    msgs[1]["params"] = {"temperature": 0.5, "stop": ["x"], "system": "Be brief."}
+    cid = store_mod.write_turn(msgs, name="same")
+    stored, _ = store_mod.get_store().load(cid or "")
+    assert stored[1]["usage"] == msgs[1]["usage"] and stored[1]["cost"] == 0.5
+    frame = nbchat.logs().drop(columns=["conversation_id", "conversation"])
+    pd.testing.assert_frame_equal(frame, history(stored))
