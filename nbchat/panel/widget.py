@@ -16,8 +16,8 @@ import ipywidgets
 import traitlets
 
 from nbchat.client import Client
+from nbchat.panel.bundle import Bundle, direct, shared_bundle
 from nbchat.panel.conversation import ConversationMethods
-from nbchat.panel.inspector import InspectorMethods, budget_state, set_budget
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
 from nbchat.panel.transcript import Transcript
@@ -30,7 +30,7 @@ __all__ = ["BusyError", "ChatPanel"]
 STATIC = Path(__file__).parent.parent / "static"
 
 
-class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
+class ChatPanel(ConversationMethods, anywidget.AnyWidget):
     """A chat panel for a notebook cell.
 
     Parameters
@@ -47,15 +47,22 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         and continued. Without a name each panel is a new stored conversation.
     store:
         False: keep nothing in the store (``NBCHAT_STORE=off`` switches it off everywhere).
-    budget:
-        USD the panel's client may spend (``Client(budget=...)``); shown with what remains.
     **params:
         Generation parameters (``nbchat.records.PARAMS``): ``temperature``, ``max_tokens``,
         ``stop``, ``top_p``, ``top_k``.
     """
 
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    # One copy of the front end per kernel (panel/bundle.py): each panel loads it through a
+    # small loader; with ANYWIDGET_HMR=1 the files load directly, for hot reload.
+    if direct():
+        _esm = STATIC / "widget.js"
+        _css = STATIC / "widget.css"
+    else:
+        _esm = STATIC / "loader.js"
+    bundle = traitlets.Instance(Bundle, allow_none=True).tag(
+        sync=True, **ipywidgets.widget_serialization
+    )
+    """The shared front end (``nbchat.panel.bundle``), or None when loading files directly."""
 
     pages = traitlets.List(traitlets.Instance(MessagePage)).tag(
         sync=True, **ipywidgets.widget_serialization
@@ -68,8 +75,6 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
     streaming = traitlets.Dict().tag(sync=True)
     """The reply in progress (id, request_id, model, created_at), or empty."""
     model = traitlets.Unicode("").tag(sync=True)
-    models = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    """The server's models, offered by the settings' model field (free text stays possible)."""
     system = traitlets.Unicode("").tag(sync=True)
     params = traitlets.Dict().tag(sync=True)
     """Generation parameters (``nbchat.records.PARAMS``); unset ones use the server default."""
@@ -77,8 +82,6 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
     """A label for the header: which server and API (never the key)."""
     error = traitlets.Unicode("").tag(sync=True)
     """The last error message, or empty."""
-    budget = traitlets.Dict().tag(sync=True)
-    """USD ``limit``, ``spent`` and ``remaining`` (``nbchat.panel.inspector``), or empty."""
 
     def __init__(
         self,
@@ -88,7 +91,6 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         *,
         name: str | None = None,
         store: bool = True,
-        budget: float | None = None,
         **params: Any,
     ) -> None:
         unknown = set(params) - set(PARAM_NAMES)
@@ -97,14 +99,13 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         client, demo = (client, False) if client is not None else default_client()
         self._client = client
         self._runner = PanelRunner(self)
-        set_budget(client, budget)  # USD; a request over it is refused before it is sent
         label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.display_url}"
         super().__init__(
-            **self._runner.model_traits(model or (DEMO_MODEL if demo else None)),
+            model=model or (DEMO_MODEL if demo else ""),
             system=system or "",
             params=check_params(params, allow_extra=False),  # ConfigError names a bad one
             backend=label,
-            budget=budget_state(client),
+            bundle=None if direct() else shared_bundle(),
         )
         self.on_msg(self._on_custom_msg)
         self._transcript = Transcript(self)
@@ -200,7 +201,7 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         except Exception as exc:  # always answer, so no front-end promise waits forever
             self.send_msg({"type": "error", "id": rid, "message": str(exc)})
             return
-        if content.get("type") not in ("snapshot-request", "raw-request"):  # answered already
+        if content.get("type") != "snapshot-request":
             self.send_msg({"type": "ack", "id": rid})
 
     _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], Any]]] = {
@@ -213,5 +214,4 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         "settings": lambda self, msg: self._runner.settings(msg),
         "edit": lambda self, msg: self._edit_intent(str(msg.get("message_id")), str(msg["text"])),
         "switch-branch": lambda self, msg: self.switch_branch(str(msg.get("message_id"))),
-        "raw-request": lambda self, msg: self.send_msg(self._raw_answer(msg)),
     }
