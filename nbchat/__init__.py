@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nbchat.panel import BusyError, ChatPanel
     from nbchat.panel.compare import Compare
     from nbchat.recording import Recorder
+    from nbchat.runs.batch import batch, batch_stats, read_batch_results
     from nbchat.runs.compare import compare
     from nbchat.server import Server, serve
 
@@ -68,11 +69,14 @@ __all__ = [
     "UnpricedModelWarning",
     "Usage",
     "__version__",
+    "batch",
+    "batch_stats",
     "compare",
     "conversations",
     "history",
     "logs",
     "plot_usage",
+    "read_batch_results",
     "serve",
     "set_price",
     "usage",
@@ -92,6 +96,9 @@ _LAZY = {
     "plot_usage": "nbchat.data.plot",
     "set_price": "nbchat.data.prices",
     "Recorder": "nbchat.recording",
+    "batch": "nbchat.runs.batch",
+    "batch_stats": "nbchat.runs.batch",
+    "read_batch_results": "nbchat.runs.batch",
 }
 
 

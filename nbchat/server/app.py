@@ -259,6 +259,7 @@ class _ChatHandler:
             max_tokens=chat.max_tokens,
             stop=chat.stop,
             chunks=options.chunks,
+            json_schema=chat.json_schema,
         )
         if options.split:
             reply = _split(reply, options.split)

@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from nbchat.server import demo_json
+
 __all__ = [
     "Reply",
     "compose_reply",
@@ -118,6 +120,7 @@ def generate(
     max_tokens: int | None = None,
     stop: Sequence[str] = (),
     chunks: int | None = None,
+    json_schema: Mapping[str, object] | None = None,
 ) -> Reply:
     """Produce the reply of the demo model for a conversation.
 
@@ -134,6 +137,10 @@ def generate(
         Cut the reply before the first occurrence of any of these strings.
     chunks : int, optional
         Number of pieces for the ``bench`` model (default 100).
+    json_schema : mapping, optional
+        Answer with a JSON object matching this schema (OpenAI ``response_format``); the
+        demo model also does so when a system message carries one (see
+        `nbchat.server.demo_json`).
 
     Returns
     -------
@@ -144,7 +151,7 @@ def generate(
         pieces = [BENCH_PIECE] * (100 if chunks is None else chunks)
         text = "".join(pieces)
     else:
-        text = _last_user(messages) if model == "echo" else compose_reply(messages)
+        text = _last_user(messages) if model == "echo" else _demo_text(messages, json_schema)
         pieces = []
     cut = _cut_at_stop(text, stop)
     if cut != text or not pieces:
@@ -154,6 +161,15 @@ def generate(
         pieces = pieces[:max_tokens]
         finish_reason = "length"
     return Reply(tuple(pieces), finish_reason, count_prompt_tokens(messages))
+
+
+def _demo_text(messages: Sequence[Message], json_schema: Mapping[str, object] | None) -> str:
+    schema = json_schema if json_schema is not None else demo_json.schema_in(messages)
+    if schema is None:
+        return compose_reply(messages)
+    question = _last_user(messages)
+    topic = _find_topic(question)
+    return demo_json.answer(schema, question, topic.name, topic.summary)
 
 
 def _cut_at_stop(text: str, stop: Sequence[str]) -> str:

@@ -72,6 +72,7 @@ class ChatRequest:
     max_tokens: int | None = None
     stop: tuple[str, ...] = field(default=())
     include_usage: bool = False
+    json_schema: dict[str, Any] | None = None
 
 
 def _dotted(loc: Loc) -> str:
@@ -304,9 +305,19 @@ def parse_openai(body: dict[str, Any]) -> ChatRequest:
     stop = check.stop(body, "stop", (), allow_str=True)
     options = check.obj(body, "stream_options")
     include_usage = check.boolean(options, "include_usage", ("stream_options",))
+    json_schema = _response_schema(check.obj(body, "response_format"))
     check.done()
     limit = max_completion if max_completion is not None else max_tokens
-    return ChatRequest(str(model), messages, stream, limit, stop, include_usage)
+    return ChatRequest(str(model), messages, stream, limit, stop, include_usage, json_schema)
+
+
+def _response_schema(fmt: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema an OpenAI ``response_format`` asks for (any object for ``json_object``)."""
+    if fmt.get("type") == "json_object":
+        return {"type": "object"}
+    spec = fmt.get("json_schema") if fmt.get("type") == "json_schema" else None
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return schema if isinstance(schema, dict) else None
 
 
 def openai_param(loc: Loc) -> str:
