@@ -76,6 +76,12 @@ class Client:
     budget:
         USD this client may spend: a request whose worst case exceeds what remains is refused
         before it is sent with :class:`~nbchat.BudgetExceeded` (``nbchat.client.budget``).
+    deadline:
+        Seconds a whole request may take, from sending it to the end of the stream (retries
+        included); ``None`` (the default) for no deadline. The read timeout bounds a silence
+        only, so a server that keeps sending keep-alive comments holds a stream open until
+        this deadline ends it with a :class:`~nbchat.StreamError` (status ``incomplete``,
+        the text so far kept).
     """
 
     def __init__(
@@ -94,6 +100,7 @@ class Client:
         store: bool = False,
         price_provider: str | None = None,
         budget: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         # Every argument is checked here, before any request (config.py): a bad value is a
         # ConfigError naming it, and neither the key nor a header value is ever quoted.
@@ -109,6 +116,7 @@ class Client:
         self._key = Secret(config.check_key(api_key))
         self.timeout: tuple[float, float] = config.check_timeout(timeout)
         self.max_retries = config.check_retries(max_retries)
+        self.deadline = config.check_deadline(deadline)
         self.auth_header = config.check_auth_header(auth_header)
         # requests sends user info as Basic auth, replacing "Authorization: Bearer KEY".
         if (
@@ -191,6 +199,7 @@ class Client:
             key=self._key,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            deadline=self.deadline,
             recorder=self._recorder,
             price_provider=self.price_provider,
             max_tokens=checked.get("max_tokens"),
@@ -227,13 +236,17 @@ class Client:
         assert s.reply is not None
         return s.reply
 
-    def models(self, timeout: float | tuple[float, float] | None = None) -> list[str]:
+    def models(
+        self,
+        timeout: float | tuple[float, float] | None = None,
+        max_retries: int | None = None,
+    ) -> list[str]:
         """The model names the server lists, in its order (``GET {base_url}/models``).
 
         OpenAI-compatible servers list ``{"data": [{"id": ...}]}``; the embedded server also
         serves an EGP-style page at ``/egp/v1/models``. A server without a listing raises
         :class:`~nbchat.NotFoundError` saying so; other failures raise the usual typed
-        :class:`~nbchat.APIError` s. ``timeout`` defaults to the client's.
+        :class:`~nbchat.APIError` s. ``timeout`` and ``max_retries`` default to the client's.
         """
         return listing.list_models(
             self._session,
@@ -243,7 +256,7 @@ class Client:
             self.backend.auth(self.auth_header),
             self._key,
             self.timeout if timeout is None else config.check_timeout(timeout),
-            self.max_retries,
+            self.max_retries if max_retries is None else config.check_retries(max_retries),
         )
 
     def close(self) -> None:

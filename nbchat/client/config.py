@@ -137,6 +137,11 @@ def check_timeout(timeout: object) -> tuple[float, float]:
     return seconds, seconds
 
 
+def check_deadline(deadline: object) -> float | None:
+    """Seconds a whole request may take (``None``: no deadline), finite and > 0."""
+    return None if deadline is None else _seconds(deadline, "deadline")
+
+
 def check_retries(max_retries: object) -> int:
     """A whole number of retries >= 0."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):

@@ -76,6 +76,8 @@ class Request:
     key: Secret = field(default_factory=lambda: Secret(None), repr=False)
     timeout: tuple[float, float] = (10.0, 120.0)
     max_retries: int = 2
+    #: Seconds the whole request may take, retries and keep-alive comments included.
+    deadline: float | None = None
     recorder: Recorder | None = field(default=None, repr=False)
     #: Prices (nbchat.data.prices): the declared provider, the reply bound, the spending limit.
     price_provider: str | None = None

@@ -26,7 +26,7 @@ from nbchat.client.request import Request, redact_url
 from nbchat.client.tap import Tap
 from nbchat.records import Chunk, Reply, ReplyStatus
 from nbchat.transport import http
-from nbchat.transport.sse import ServerSentEvent, SSEDecoder, UnknownField
+from nbchat.transport.sse import EventTooLarge, ServerSentEvent, SSEDecoder, UnknownField
 
 if TYPE_CHECKING:
     from nbchat.recording import _Exchange
@@ -59,6 +59,7 @@ class Stream:
         self._recording: _Exchange | None = None
         #: The wire record (reply.raw), the price and the budget (nbchat.client.tap).
         self._tap = Tap()
+        self._expired = False  # the request's deadline passed (set by a timer thread)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -106,11 +107,16 @@ class Stream:
 
     def _run(self) -> Iterator[Chunk]:
         self._acc.started = time.monotonic()
+        timer = None
+        if self.request.deadline is not None:
+            timer = threading.Timer(self.request.deadline, self._expire)
+            timer.daemon = True
+            timer.start()
         try:
             self._tap.start(self.request)  # a budget refuses here: nothing is sent
             resp = self._open()
-            if resp is None:  # cancelled before a response
-                self._end("cancelled")
+            if resp is None:  # cancelled (or past the deadline) before a response
+                self._stopped()
                 return
             try:
                 yield from self._read(resp)
@@ -130,6 +136,21 @@ class Stream:
             if self.reply is None:
                 self._end("cancelled")
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self) -> None:
+        """The deadline passed (on the timer's thread): stop the stream as close() does."""
+        if self.reply is None:
+            self._expired = True
+            self.close()
+
+    def _stopped(self) -> None:
+        """End a stream that close() or the deadline stopped; the deadline raises StreamError."""
+        if self._expired:
+            self._fail("incomplete", "")
+        self._end("cancelled")
 
     def _open(self) -> requests.Response | None:
         request = self.request
@@ -265,13 +286,15 @@ class Stream:
                     break
         except EventError as exc:
             self._fail("error", exc.message)
+        except EventTooLarge as exc:
+            self._fail("error", f"stream stopped: {exc}")
         except http.BodyInterrupted as exc:
             if self._cancel.is_set():
-                self._end("cancelled")
+                self._stopped()
                 return
             self._fail("incomplete", f"the connection dropped mid-stream ({exc})")
         if self._cancel.is_set() and not acc.saw_done:
-            self._end("cancelled")
+            self._stopped()
             return
         if not acc.saw_done:
             try:
@@ -283,6 +306,8 @@ class Stream:
                             yield chunk
             except EventError as exc:
                 self._fail("error", exc.message)
+            except EventTooLarge as exc:
+                self._fail("error", f"stream stopped: {exc}")
         if not acc.events:
             self._fail("error", "empty response: the server sent no events")
         if acc.complete():
@@ -301,7 +326,7 @@ class Stream:
                 body += data
         except http.BodyInterrupted as exc:
             if self._cancel.is_set():
-                self._end("cancelled")
+                self._stopped()
                 return
             self._fail("incomplete", f"the connection dropped while reading the reply ({exc})")
         self._tap.event("json", body.decode("utf-8", errors="replace"))
@@ -333,8 +358,11 @@ class Stream:
     def _fail(self, status: ReplyStatus, message: str) -> NoReturn:
         """End the reply with ``status``, keeping the text so far, and raise StreamError."""
         if self._cancel.is_set() and self.reply is None:
-            self._end("cancelled")
-            raise _Cancelled
+            if not self._expired:
+                self._end("cancelled")
+                raise _Cancelled
+            # Stopped by the deadline: whatever broke off the read, that is the reason.
+            status, message = "incomplete", f"deadline of {self.request.deadline:g} s exceeded"
         reply = self._end(status, message)
         raise StreamError(message, partial=reply.content, reply=reply)
 

@@ -86,13 +86,15 @@ class SSEDecoder:
         self._id_buffer = ""
         self.last_event_id = ""
         self.reconnection_time: int | None = None
+        self._too_large: EventTooLarge | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent | UnknownField]:
         """Decode ``chunk`` and return the events (and unknown fields) it completes.
 
-        Raises :class:`EventTooLarge` when a line or an event outgrows ``max_size``.
+        Raises :class:`EventTooLarge` when a line or an event outgrows ``max_size``; the
+        events completed before that line are returned first, and the next call raises.
         """
-        return self._consume(self._decode(chunk, False))
+        return self._run(self._decode(chunk, False))
 
     def close(self) -> list[ServerSentEvent | UnknownField]:
         """Signal the end of the stream.
@@ -100,7 +102,7 @@ class SSEDecoder:
         Rule 7: an event without its closing blank line is discarded, so a cut stream
         never yields half a payload. Only complete lines still buffered are processed.
         """
-        out = self._consume(self._decode(b"", True))
+        out = self._run(self._decode(b"", True))
         # What remains in the buffer is an unterminated line: it never completes.
         self._pending = []
         self._pending_len = 0
@@ -109,9 +111,21 @@ class SSEDecoder:
         self._event = ""
         return out
 
-    def _consume(self, text: str) -> list[ServerSentEvent | UnknownField]:
+    def _run(self, text: str) -> list[ServerSentEvent | UnknownField]:
+        if self._too_large is not None:
+            raise self._too_large
+        out: list[ServerSentEvent | UnknownField] = []
+        try:
+            self._consume(text, out)
+        except EventTooLarge as exc:
+            if not out:
+                raise
+            self._too_large = exc  # hand over the events before the long line first
+        return out
+
+    def _consume(self, text: str, out: list[ServerSentEvent | UnknownField]) -> None:
         if not text:
-            return []
+            return
         if self._first:
             self._first = False
             if text[0] == "\ufeff":
@@ -128,7 +142,7 @@ class SSEDecoder:
                 if self._pending_len > self.max_size:
                     raise EventTooLarge(self.max_size)
                 self._pending.append(text)
-            return []
+            return
         if self._pending:
             self._pending.append(text)
             buf = "".join(self._pending)
@@ -136,10 +150,9 @@ class SSEDecoder:
             self._pending_len = 0
         else:
             buf = text
-        out: list[ServerSentEvent | UnknownField] = []
         if "\r" in buf or len(buf) > self.max_size:
             self._lines(buf, out)
-            return out
+            return
         # Rule 3 with LF only (almost every server): an event is the text before "\n\n".
         # A block of one "data:" line is the usual event; any other block goes through
         # the line rules, followed by the blank line that ends it.
@@ -178,7 +191,6 @@ class SSEDecoder:
                     raise EventTooLarge(self.max_size)
                 self._pending = [last]
                 self._pending_len = len(last)
-        return out
 
     def _lines(self, buf: str, out: list[ServerSentEvent | UnknownField]) -> None:
         """The general line loop: CR, LF and CRLF line ends, line lengths checked."""

@@ -71,3 +71,13 @@ def test_the_default_limit_is_16_mib() -> None:
     assert MAX_SIZE == 16 * 1024 * 1024
     assert SSEDecoder().max_size == MAX_SIZE
     assert "16 MiB" in str(EventTooLarge(MAX_SIZE))
+
+
+def test_events_before_a_long_line_are_handed_over_first() -> None:
+    dec = SSEDecoder(max_size=1000)
+    out = dec.feed(b"data: a\n\ndata: b\n\ndata: " + b"x" * 2000 + b"\n\n")
+    assert out == [ServerSentEvent("message", "a"), ServerSentEvent("message", "b")]
+    with pytest.raises(EventTooLarge):
+        dec.feed(b"data: c\n\n")
+    with pytest.raises(EventTooLarge):
+        dec.close()
