@@ -95,7 +95,7 @@ def resolve_model(client: Client, model: str | None) -> ModelChoice:
     if model:
         return ModelChoice(model)
     try:
-        models = client.models(timeout=LIST_TIMEOUT)
+        models = client.models(timeout=LIST_TIMEOUT, max_retries=0)  # a panel waits on it
     except NotFoundError:
         return ModelChoice("", [], "no model given, and the server lists none: type its name")
     except APIError as exc:

@@ -213,3 +213,16 @@ def test_chat_magic_follows_the_same_rule(ip: Any, one_model: Server, live_serve
         result = ip.run_cell(f"%%chat --base-url {live_server.url}/egp/v1\nhi")
     assert not result.success
     assert "no model set" in cap.stderr and "pick one of the server's 3" in cap.stderr
+
+
+def test_resolve_model_asks_once(scripted: ScriptedServer) -> None:
+    """A panel waits on the listing: it is not retried, and a failure leaves free text."""
+    scripted.scripts.clear()
+    before = len(scripted.requests)
+    scripted.push(Script(status=503, body=b"busy"))
+    client = nbchat.Client(base_url=scripted.url + "/v1", api="openai", api_key="k", max_retries=2)
+    choice = resolve_model(client, None)
+    assert choice.model == "" and choice.models == []
+    assert "listing the models failed: 503" in choice.note
+    assert len(scripted.requests) == before + 1
+    scripted.scripts.clear()
