@@ -47,10 +47,12 @@ class RawStore:
             return self._raws.get(message_id)
 
 
-def set_budget(client: Client, budget: float | None) -> None:
-    """``ChatPanel(budget=...)``: the client's spending limit (None keeps the client's own)."""
+def set_budget(client: Client, budget: float | None) -> dict[str, float]:
+    """``ChatPanel(budget=...)``: the client's spending limit (None keeps the client's own);
+    returns the ``budget`` trait's value."""
     if budget is not None:
         client.budget = Budget(budget)
+    return budget_state(client)
 
 
 def budget_state(client: Client) -> dict[str, float]:

@@ -18,6 +18,7 @@ import traitlets
 from nbchat.client import Client
 from nbchat.panel.bundle import Bundle, direct, shared_bundle
 from nbchat.panel.conversation import ConversationMethods
+from nbchat.panel.inspector import InspectorMethods, set_budget
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
 from nbchat.panel.transcript import Transcript
@@ -30,7 +31,7 @@ __all__ = ["BusyError", "ChatPanel"]
 STATIC = Path(__file__).parent.parent / "static"
 
 
-class ChatPanel(ConversationMethods, anywidget.AnyWidget):
+class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
     """A chat panel for a notebook cell.
 
     Parameters
@@ -47,6 +48,8 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
         and continued. Without a name each panel is a new stored conversation.
     store:
         False: keep nothing in the store (``NBCHAT_STORE=off`` switches it off everywhere).
+    budget:
+        USD the panel's client may spend (``Client(budget=...)``); shown with what remains.
     **params:
         Generation parameters (``nbchat.records.PARAMS``): ``temperature``, ``max_tokens``,
         ``stop``, ``top_p``, ``top_k``.
@@ -82,6 +85,8 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
     """A label for the header: which server and API (never the key)."""
     error = traitlets.Unicode("").tag(sync=True)
     """The last error message, or empty."""
+    budget = traitlets.Dict().tag(sync=True)
+    """USD ``limit``, ``spent`` and ``remaining`` (``nbchat.panel.inspector``), or empty."""
 
     def __init__(
         self,
@@ -91,6 +96,7 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
         *,
         name: str | None = None,
         store: bool = True,
+        budget: float | None = None,
         **params: Any,
     ) -> None:
         unknown = set(params) - set(PARAM_NAMES)
@@ -105,6 +111,7 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
             system=system or "",
             params=check_params(params, allow_extra=False),  # ConfigError names a bad one
             backend=label,
+            budget=set_budget(client, budget),  # USD; a request over it is refused unsent
             bundle=None if direct() else shared_bundle(),
         )
         self.on_msg(self._on_custom_msg)
@@ -201,7 +208,7 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
         except Exception as exc:  # always answer, so no front-end promise waits forever
             self.send_msg({"type": "error", "id": rid, "message": str(exc)})
             return
-        if content.get("type") != "snapshot-request":
+        if content.get("type") not in ("snapshot-request", "raw-request"):  # answered already
             self.send_msg({"type": "ack", "id": rid})
 
     _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], Any]]] = {
@@ -214,4 +221,5 @@ class ChatPanel(ConversationMethods, anywidget.AnyWidget):
         "settings": lambda self, msg: self._runner.settings(msg),
         "edit": lambda self, msg: self._edit_intent(str(msg.get("message_id")), str(msg["text"])),
         "switch-branch": lambda self, msg: self.switch_branch(str(msg.get("message_id"))),
+        "raw-request": lambda self, msg: self.send_msg(self._raw_answer(msg)),
     }
