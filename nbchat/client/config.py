@@ -102,9 +102,12 @@ def check_url(url: object, what: str = "base_url") -> str:
         )
     url = url.strip().rstrip("/")
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https"):
+        # Without "//" urlsplit finds no host: the text may be "user:key@host", never shown.
         shown = redact_url(url) if parts.netloc else "a URL without http:// or https://"
         raise ConfigError(f"{what} must be an http:// or https:// URL with a host, not {shown}")
+    if not parts.hostname:
+        raise ConfigError(f"{what} must be an http:// or https:// URL with a host; it has none")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise ConfigError(f"{what} holds spaces or control characters: {redact_url(url)}")
     try:
