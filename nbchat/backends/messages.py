@@ -80,7 +80,9 @@ def _role(i: int, m: Mapping[str, Any], allowed: tuple[str, ...], api: str) -> s
 
 def _empty_reply(role: str, m: Mapping[str, Any]) -> bool:
     """An assistant message with no text and no tool call: a turn that failed (not sent)."""
-    return role == "assistant" and m.get("content") in ("", None) and not m.get("tool_calls")
+    if role != "assistant" or m.get("content") not in ("", None):
+        return False
+    return not any(m.get(k) for k in ("tool_calls", "function_call", "audio", "refusal"))
 
 
 def egp_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

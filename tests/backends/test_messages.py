@@ -68,6 +68,18 @@ def test_openai_message_shapes_pass_through_unchanged(server: ScriptedServer) ->
     assert sent == TOOL_CONVERSATION  # the caller's list is not changed either
 
 
+def test_an_assistant_function_call_without_content_is_sent(server: ScriptedServer) -> None:
+    """The deprecated function_call form, like tool_calls, has content None: it is sent."""
+    msgs = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+        {"role": "function", "name": "f", "content": "42"},
+    ]
+    server.push(Script(content_type="application/json", body=OPENAI_OK))
+    _client(server, "openai").complete(msgs, model="m")
+    assert server.requests[-1]["json"]["messages"] == msgs
+
+
 def test_openai_record_fields_are_left_out(server: ScriptedServer) -> None:
     """A panel's message dicts carry nbchat's own fields; only OpenAI's are sent."""
     server.push(Script(content_type="application/json", body=OPENAI_OK))
