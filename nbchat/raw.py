@@ -185,9 +185,7 @@ def _sh(text: str) -> str:
 class EventLog:
     """Collects a stream's events as they arrive, keeping the first and last ones.
 
-    :meth:`add` runs once per streamed event, so it keeps a plain tuple; the
-    :class:`RawEvent` records (time rounded) are built by :meth:`events`, for the kept ones
-    only (building a frozen dataclass per event cost more than decoding the event).
+    On the read path (one call per event): plain tuples, records built only when asked.
     """
 
     __slots__ = ("bytes", "count", "head", "tail")

@@ -260,6 +260,7 @@ class Stream:
         try:
             for data in http.iter_body(resp):
                 tap.events.bytes += len(data)
+                arrived = now() - t0  # one clock reading per read: its events came together
                 if first:
                     first = False
                     if ctype.startswith("text/html") or data.lstrip()[:1] == b"<":
@@ -271,7 +272,7 @@ class Stream:
                 for item in feed(data):
                     if type(item) is ServerSentEvent:
                         event, text, _ = item
-                        log_event(now() - t0, event, text)  # tap.event, inlined
+                        log_event(arrived, event, text)  # tap.event, inlined
                         chunk = add_event(text, event)
                         if chunk is not None:
                             yield chunk
