@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--framing", choices=["chunked", "close"], default="chunked")
     parser.add_argument("--only", default="", help="comma-separated reader keys (profiling)")
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message="no price for model")  # the bench model
 
     proc, base = start(args.events, args.framing)
     try:

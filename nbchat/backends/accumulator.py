@@ -99,21 +99,12 @@ def decode_sync(backend: Backend, body: bytes) -> Delta:
 
 
 # A text-only Chunk built through its slots: the frozen dataclass's __init__ costs twice as
-# much (four object.__setattr__ calls), once per streamed event.
+# much (four object.__setattr__ calls), once per streamed event. A field added to Chunk must
+# be set here too (tests/backends/test_fast_paths.py compares the result with Chunk(text)).
 _chunk_new = object.__new__
 _chunk_slots = tuple(
     Chunk.__dict__[name].__set__ for name in ("delta", "usage", "finish_reason", "tool_request")
 )
-
-
-def _text_chunk(text: str) -> Chunk:
-    chunk: Chunk = _chunk_new(Chunk)
-    set_delta, set_usage, set_finish, set_tool = _chunk_slots
-    set_delta(chunk, text)
-    set_usage(chunk, None)
-    set_finish(chunk, None)
-    set_tool(chunk, None)
-    return chunk
 
 
 class Accumulator:
@@ -174,8 +165,9 @@ class Accumulator:
 
     def add_event(self, data: str, event: str = "message") -> Chunk | None:
         """Decode one SSE event (:func:`decode_event`) and apply it; ``[DONE]`` ends it."""
-        if event == "message" and data[:1] == "{":
-            # The usual event, inline: the same steps as decode_event, one call less each.
+        if event == "message":
+            # The usual event, inline: the same steps as decode_event, one call less each
+            # (data that orjson refuses, or that is not an object, goes to decode_event).
             try:
                 obj = _orjson_loads(data)
             except _OrjsonError:
@@ -207,7 +199,14 @@ class Accumulator:
             if self._ttft is None:
                 self._ttft = self._clock() - self.started
             self._parts.append(text)
-            return _text_chunk(text)
+            # A text-only Chunk, built through its slots (see _chunk_slots).
+            chunk: Chunk = _chunk_new(Chunk)
+            set_delta, set_usage, set_finish, set_tool = _chunk_slots
+            set_delta(chunk, text)
+            set_usage(chunk, None)
+            set_finish(chunk, None)
+            set_tool(chunk, None)
+            return chunk
         if delta.usage is not None:
             self._usage = delta.usage  # the last non-null value; never summed
         if delta.finish_reason is not None:

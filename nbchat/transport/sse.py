@@ -162,13 +162,8 @@ class SSEDecoder:
         ident = self._id_buffer
         fast = False
         for block in blocks:
-            if clean and block[:5] == "data:" and "\n" not in block:
-                out.append(
-                    _new(
-                        ServerSentEvent,
-                        ("message", block[6:] if block[5:6] == " " else block[5:], ident),
-                    )
-                )
+            if clean and block[:6] == "data: " and "\n" not in block:
+                out.append(_new(ServerSentEvent, ("message", block[6:], ident)))
                 fast = True
                 continue
             if fast:
