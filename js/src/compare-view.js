@@ -72,6 +72,20 @@ export class Column {
       h("div", { className: "nbchat-body" }, [this.list.el, this.list.jump]),
     ]);
     this.el.dataset.slot = String(slot);
+    // Scrolling reads the layout: while several columns render in one frame, each one's scroll
+    // waits until all have written (one layout per frame, not one per column).
+    const scroll = this.list.afterChange.bind(this.list);
+    this.deferring = false;
+    this.scrollPending = false;
+    this.list.afterChange = () => {
+      if (this.deferring) this.scrollPending = true;
+      else scroll();
+    };
+    this.flushScroll = () => {
+      this.deferring = false;
+      if (this.scrollPending) scroll();
+      this.scrollPending = false;
+    };
   }
 
   /**

@@ -105,8 +105,13 @@ function render({ model, el }) {
   /** @type {Set<number>} slots whose draft changed since the last frame */
   const dirty = new Set();
   const draftFrame = perFrame(() => {
-    for (const slot of dirty) columns[slot]?.list.renderDraft(state.liveDraft(slot));
+    const changed = [...dirty].map((slot) => columns[slot]).filter(Boolean);
     dirty.clear();
+    for (const c of changed) {
+      c.deferring = true;
+      c.list.renderDraft(state.liveDraft(c.slot));
+    }
+    for (const c of changed) c.flushScroll();
   });
 
   const rounds = () => /** @type {RoundState[]} */ (model.get("rounds") ?? []);

@@ -14,18 +14,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from nbchat.runs.turn import FLUSH_INTERVAL_S
-
-__all__ = ["DeltaBatcher"]
+__all__ = ["COMPARE_FLUSH_INTERVAL_S", "DeltaBatcher"]
 
 log = logging.getLogger("nbchat")
+
+#: Seconds between the widget's ``deltas`` messages: 20 per second, which leaves room under
+#: 30 updates per second for the trait updates of each column's start and commit.
+COMPARE_FLUSH_INTERVAL_S = 0.05
 
 
 class DeltaBatcher:
     """Queues delta items; sends them in batches from one thread while it runs."""
 
     def __init__(
-        self, send: Callable[[dict[str, Any]], None], interval: float = FLUSH_INTERVAL_S
+        self, send: Callable[[dict[str, Any]], None], interval: float = COMPARE_FLUSH_INTERVAL_S
     ) -> None:
         self._send = send
         self.interval = interval
