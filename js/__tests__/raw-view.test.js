@@ -96,5 +96,6 @@ describe("the Raw view", () => {
     model.emit({ type: "error", id: intent.id, message: "no raw record for message 0" });
     await settle();
     expect($('[data-testid="raw-error"]').textContent).toBe("no raw record for message 0");
+    expect($('[data-testid="notice"]').textContent).toBe(""); // said where it was asked, once
   });
 });

@@ -193,7 +193,8 @@ export const KERNEL_HANDLERS = {
   },
   error: (state, msg) => {
     state.channel.answer(msg.id);
-    state.settle(msg.id, msg);
+    // An asked intent's error goes to whoever asked (the Raw view shows it), not to a banner.
+    if (msg.id && state.waiters.has(msg.id)) return state.settle(msg.id, msg);
     state.replyDraft.failed(msg.id);
     state.emit({ kind: "notice", message: String(msg.message ?? "unknown error") });
   },
