@@ -159,7 +159,11 @@ def _configure(state: _Session, args: argparse.Namespace) -> None:
         state.base_url, changed = args.base_url or None, True
     if changed or state.client is None:
         if state.base_url is not None:
-            state.client, state.demo = Client(base_url=state.base_url, api=state.api), False
+            try:
+                state.client, state.demo = Client(base_url=state.base_url, api=state.api), False
+            except ConfigError as exc:  # names the argument: a usage error, no traceback
+                state.base_url = None
+                raise _ArgError(f"%%chat: {exc}") from None
         else:
             state.client, state.demo = default_client(state.api)
     if state.model is None:  # the panel's rule: the server's only model, else ask for one

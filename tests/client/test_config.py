@@ -211,3 +211,23 @@ def test_credentials_in_the_base_url_are_never_shown(
     assert "urllib3" in caplog.text or "POST" in caplog.text  # the debug lines were captured
     assert URL_SECRET not in shown and "nbuser" not in shown
     assert "?key" not in panel.get_state()["backend"]
+
+
+def test_a_bad_base_url_in_chat_magic_is_a_usage_error() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nbchat import magic
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbchat")
+    magic.reset(shell)
+    try:
+        for _ in range(2):  # the same bad value again is refused again
+            with capture_output() as cap:
+                result = shell.run_cell("%%chat --base-url ftp://example.com/v1 --model m\nhi")
+            assert not result.success
+            assert "UsageError: %%chat: base_url must be an http:// or https:// URL" in cap.stderr
+            assert "Traceback" not in cap.stderr
+    finally:
+        magic.reset(shell)
