@@ -78,6 +78,8 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
     streaming = traitlets.Dict().tag(sync=True)
     """The reply in progress (id, request_id, model, created_at), or empty."""
     model = traitlets.Unicode("").tag(sync=True)
+    models = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """The server's models, offered by the settings' model field (free text stays possible)."""
     system = traitlets.Unicode("").tag(sync=True)
     params = traitlets.Dict().tag(sync=True)
     """Generation parameters (``nbchat.records.PARAMS``); unset ones use the server default."""
@@ -107,7 +109,7 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
         self._runner = PanelRunner(self)
         label = f"{'demo model (offline)' if demo else client.api.upper()} · {client.display_url}"
         super().__init__(
-            model=model or (DEMO_MODEL if demo else ""),
+            **self._runner.model_traits(model or (DEMO_MODEL if demo else None)),
             system=system or "",
             params=check_params(params, allow_extra=False),  # ConfigError names a bad one
             backend=label,
