@@ -139,21 +139,38 @@ def _genai() -> Any:
     return data_snapshot.get_snapshot()
 
 
-def provider_for(url: str, model: str, declared: str | None = None) -> str | None:
-    """The genai-prices provider id for a request to ``url`` for ``model``, or None."""
+def _resolve(url: str, model: str, declared: str | None) -> tuple[str | None, str]:
+    """(genai-prices provider id or None, the model name to look up) for a request."""
+    ref = model_key(model)
     if declared:
-        return declared
+        return declared, ref
     host = (urllib.parse.urlsplit(url).hostname or "").lower()
     if not host or _is_local(host):
-        return None
+        return None, ref
     if host == "api.openai.com":
-        return "openai"
+        return "openai", ref
     try:
         if host.endswith(MULTI_PROVIDER_HOSTS):
-            return str(_genai().find_provider(model_key(model).lower(), None, None).id)
-        return str(_genai().find_provider(None, None, _base(url)).id)
+            # "openai/gpt-4o": the provider named before the slash, when genai-prices knows it
+            prefix, _, rest = ref.partition("/")
+            if rest and _known_provider(prefix) is not None:
+                return prefix.lower(), rest
+            return str(_genai().find_provider(ref.lower(), None, None).id), ref
+        return str(_genai().find_provider(None, None, _base(url)).id), ref
     except LookupError:
-        return None
+        return None, ref
+
+
+def _known_provider(provider_id: str) -> Any:
+    """genai-prices' provider of that id, or None."""
+    from genai_prices.data_snapshot import find_provider_by_id
+
+    return find_provider_by_id(_genai().providers, provider_id)
+
+
+def provider_for(url: str, model: str, declared: str | None = None) -> str | None:
+    """The genai-prices provider id for a request to ``url`` for ``model``, or None."""
+    return _resolve(url, model, declared)[0]
 
 
 def source_name() -> str:
@@ -220,7 +237,7 @@ def cost(
             f"set_price(): ${custom.input:g} in, ${custom.output:g} out, "
             f"${custom.cached_input:g} cached per 1M tokens (set {custom.set_at})",
         )
-    pid = provider_for(url, model, provider)
+    pid, ref = _resolve(url, model, provider)
     if pid is None:
         if warn:
             host = urllib.parse.urlsplit(url).hostname or url
@@ -232,19 +249,17 @@ def cost(
 
     try:
         if not known:
-            _genai().find_provider_model(model_key(model), None, pid, None)
+            _genai().find_provider_model(ref, None, pid, None)
             return None
         assert usage is not None
         counts: dict[str, int] = {"input_tokens": usage.prompt or 0}
         counts["output_tokens"] = usage.completion or 0
         if usage.cached is not None:
             counts["cache_read_tokens"] = min(usage.cached, usage.prompt or 0)
-        calc = calc_price(
-            GUsage(**counts), model_key(model), provider_id=pid, genai_request_timestamp=at
-        )
+        calc = calc_price(GUsage(**counts), ref, provider_id=pid, genai_request_timestamp=at)
     except LookupError:
         if warn:
-            _warn(model, url, f"genai-prices has no {model_key(model)!r} for provider {pid!r}")
+            _warn(model, url, f"genai-prices has no {ref!r} for provider {pid!r}")
         return None
     when = calc.auto_update_timestamp or at
     return Cost(

@@ -31,12 +31,14 @@ def _fresh_prices() -> Iterator[None]:
     prices.reset()
 
 
-def expected(model: str, prompt: int, completion: int, cached: int | None) -> float:
+def expected(
+    model: str, prompt: int, completion: int, cached: int | None, at: dt.datetime = AT
+) -> float:
     counts = {"input_tokens": prompt, "output_tokens": completion}
     if cached is not None:
         counts["cache_read_tokens"] = cached
     calc = genai_prices.calc_price(
-        genai_prices.Usage(**counts), model, provider_id="openai", genai_request_timestamp=AT
+        genai_prices.Usage(**counts), model, provider_id="openai", genai_request_timestamp=at
     )
     return float(calc.total_price)
 
@@ -62,6 +64,25 @@ def test_spellbook_prices_by_the_model_name() -> None:
     c = prices.cost(Usage(1_000, 100, 1_100), "gpt-4o-mini", SPELLBOOK, at=AT)
     assert c is not None and c.usd == expected("gpt-4o-mini", 1_000, 100, None)
     assert prices.provider_for(SPELLBOOK, "claude-3-5-sonnet-latest") == "anthropic"
+
+
+def test_spellbook_provider_prefixed_names() -> None:
+    c = prices.cost(Usage(1_000, 100, 1_100), "openai/gpt-4o", SPELLBOOK, at=AT)
+    assert c is not None and c.usd == expected("gpt-4o", 1_000, 100, None)
+    assert prices.provider_for(SPELLBOOK, "anthropic/claude-3-5-sonnet-20241022") == "anthropic"
+    with pytest.warns(nbchat.UnpricedModelWarning, match="no-such-provider/x"):
+        assert prices.cost(Usage(1, 1, 2), "no-such-provider/x", SPELLBOOK) is None
+
+
+def test_price_provider_declared_on_the_client(live_server: Any) -> None:
+    """A proxy on a private host, declared as OpenAI: the reply is priced as gpt-4o-mini."""
+    client = nbchat.Client(base_url=live_server.url + "/v1", api="openai", price_provider="openai")
+    reply = client.complete([{"role": "user", "content": "hi"}], "gpt-4o-mini")
+    assert reply.usage is not None and reply.usage.prompt and reply.usage.completion
+    at = dt.datetime.now(dt.UTC)  # the prices in effect when the request was sent
+    want = expected("gpt-4o-mini", reply.usage.prompt, reply.usage.completion, None, at)
+    assert reply.cost == pytest.approx(want) and reply.price_source is not None
+    assert f"prices in effect {at:%Y-%m-%d}" in reply.price_source
 
 
 def test_a_gateway_needs_the_provider_declared() -> None:
