@@ -139,15 +139,30 @@ def main() -> None:
     print(f"(filled {todo:,} turns in {fill_s:.1f} s; store {size_mb:.0f} MB)")
     nbchat.logs(since="1 hour")  # warm up pandas
     logs_s = median_of(nbchat.logs, args.rounds)
+    cpu = []
+    for _ in range(args.rounds):
+        c = time.process_time()
+        nbchat.logs()
+        cpu.append(time.process_time() - c)
+    logs_cpu = statistics.median(cpu)
     n = len(nbchat.logs())
     filtered_s = median_of(lambda: nbchat.logs(since="7 days", model="gpt-4o-mini"), args.rounds)
     usage_s = median_of(lambda: nbchat.usage(nbchat.logs(model="gpt-4o-mini")), args.rounds)
+    (half,) = store.query(
+        "SELECT created_at FROM messages ORDER BY created_at LIMIT 1 OFFSET ?", (n // 2,)
+    )[0]
+    half_n = len(nbchat.logs(until=half))
+    half_s = median_of(lambda: nbchat.logs(until=half), args.rounds)
     print(
         f"logs(): {args.turns:,} turns ({n:,} messages) in {logs_s:.3f} s "
+        f"({logs_cpu:.3f} s of CPU) "
         f"(target {LOGS_TARGET_S:.0f} s): {'ok' if logs_s < LOGS_TARGET_S else 'SLOW'}; "
         f"logs(since='7 days', model=...) {filtered_s:.3f} s; "
         f"usage(logs(model=...)) {usage_s:.3f} s"
     )
+    print(f"logs() over the first {half_n:,} messages (until=...): {half_s:.3f} s")
+    calib = median_of(lambda: sum(i * i for i in range(3_000_000)), 3)
+    print(f"(machine check: 3M squares in pure Python took {calib:.3f} s; load {os.getloadavg()})")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def panel_to_json(panel: Any) -> str:
     }
     book = getattr(getattr(panel, "_runner", None), "book", None)
     if book is not None and len(book.tree) > len(panel.messages):
-        state["tree"] = list(book.tree.by_id.values())
+        state["tree"] = book.tree.messages()
     return json.dumps(state, ensure_ascii=False, allow_nan=False)
 
 

@@ -8,6 +8,7 @@ Pure functions over message dicts (``Message.to_dict()``); no I/O.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,22 +39,35 @@ def chain(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Tree:
-    """Every message of one conversation, by id, and the active path through them."""
+    """Every message of one conversation, by id, and the active path through them.
+
+    Thread-safe: a panel's worker thread adds replies while the kernel's thread may read.
+    """
 
     def __init__(self, messages: Iterable[Mapping[str, Any]] = ()) -> None:
         self.by_id: dict[str, dict[str, Any]] = {}
+        self.lock = threading.RLock()
         self.add(messages)
 
     def __len__(self) -> int:
         return len(self.by_id)
 
+    def __contains__(self, message_id: str) -> bool:
+        return message_id in self.by_id
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message, in the order they were added."""
+        with self.lock:
+            return list(self.by_id.values())
+
     def add(self, messages: Iterable[Mapping[str, Any]]) -> None:
-        for m in messages:
-            self.by_id[str(m["id"])] = plain(m)
+        with self.lock:
+            for m in messages:
+                self.by_id[str(m["id"])] = plain(m)
 
     def children(self, parent: str | None) -> list[dict[str, Any]]:
         """The messages that follow ``parent`` (None: the first messages), oldest first."""
-        kids = [m for m in self.by_id.values() if m.get("parent_id") == parent]
+        kids = [m for m in self.messages() if m.get("parent_id") == parent]
         return sorted(kids, key=lambda m: str(m.get("created_at") or ""))
 
     def path(self, leaf: str | None) -> list[dict[str, Any]]:
@@ -71,7 +85,7 @@ class Tree:
     def latest_leaf(self, start: str) -> str:
         """The end of the most recent branch under ``start`` (``start`` itself if it has none)."""
         index: dict[str | None, list[dict[str, Any]]] = {}
-        for m in self.by_id.values():
+        for m in self.messages():
             index.setdefault(m.get("parent_id"), []).append(m)
         node, seen = start, {start}
         while index.get(node):
@@ -86,7 +100,7 @@ class Tree:
         """``path`` with each message's ``branches``: the ids of it and its siblings (the
         other versions of that message, oldest first), or None when it has none."""
         index: dict[str | None, list[dict[str, Any]]] = {}
-        for m in self.by_id.values():
+        for m in self.messages():
             index.setdefault(m.get("parent_id"), []).append(m)
         out = []
         for item in path:
@@ -107,7 +121,7 @@ class Tree:
         import pandas as pd
 
         on = set(active)
-        rows = sorted(self.by_id.values(), key=lambda m: str(m.get("created_at") or ""))
+        rows = sorted(self.messages(), key=lambda m: str(m.get("created_at") or ""))
         frame = pd.DataFrame(
             {
                 "message_id": [m["id"] for m in rows],

@@ -78,7 +78,7 @@ class Book:
         with that user message."""
         path = chain(self.panel.messages)
         reply = {**reply, "parent_id": path[-1]["id"] if path else None}
-        turn = [m for m in (path[-1:] if path and path[-1]["role"] == "user" else []) + [reply]]
+        turn = [*(path[-1:] if path and path[-1]["role"] == "user" else []), reply]
         self.tree.add(path)
         self.tree.add([reply])
         self._write(turn)
@@ -119,7 +119,7 @@ class Book:
     def branch(self, message_id: str) -> list[dict[str, Any]]:
         """The active path through ``message_id`` (to the newest end of the branch under it)."""
         self.tree.add(chain(self.panel.messages))
-        if message_id not in self.tree.by_id:
+        if message_id not in self.tree:
             raise ValueError(f"no message {message_id!r} in this conversation")
         return self.tree.annotate(self.tree.path(self.tree.latest_leaf(message_id)))
 
@@ -132,7 +132,7 @@ class Book:
         self.tree.add(tree)
         self.tree.add(path)
         self.panel.messages = self.tree.annotate(path)
-        self._write(list(self.tree.by_id.values()), leaf=path[-1]["id"] if path else None)
+        self._write(self.tree.messages(), leaf=path[-1]["id"] if path else None)
 
     def frame(self) -> Any:
         """``chat.branches()``: the whole tree as a DataFrame."""

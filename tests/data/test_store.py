@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -118,6 +119,8 @@ def test_logs_columns_and_filters() -> None:
     assert len(nbchat.logs(since=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))) == 0
     usage = nbchat.usage(nbchat.logs(model="m1"))
     assert usage["total_tokens"].tolist() == [7]
+    spec = json.dumps(nbchat.plot_usage(nbchat.logs()).to_dict())  # the chart takes it too
+    assert spec.count('"total_tokens": 7') >= 3  # the three replies are in its data
 
 
 def test_parse_time() -> None:
@@ -165,6 +168,9 @@ def test_logs_has_the_columns_and_dtypes_of_history() -> None:
     from nbchat.data.frames import history
 
     msgs = exchange("one") + exchange("two", model="m2")
+    for i in range(30):  # enough rows for the columns with few distinct values to be encoded
+        msgs += exchange(f"q{i}", model=("m1", "m2", None)[i % 3])
+    msgs[5]["finish_reason"] = None
     msgs[1]["usage"] = {"prompt": 3, "completion": 4, "total": 7, "cached": 2}
     msgs[1]["cost"] = 0.5
     msgs[1]["params"] = {"temperature": 0.5, "stop": ["x"], "system": "Be brief."}
