@@ -51,6 +51,22 @@ describe("cost", () => {
     expect($('[data-testid="usage-summary"]').textContent).toContain("cost $0.0042");
   });
 
+  it("the usage tooltip gives each turn's cost, the running cost and the price source", async () => {
+    const { usageSeries, tooltipLines } = await import("../src/usage-view.js");
+    const src = "genai-prices 0.2.3: OpenAI gpt-4o, prices in effect 2026-11-30";
+    const s = usageSeries([
+      message({ id: "u0", role: "user" }),
+      reply({ id: "a0", cost: 0.002, price_source: src }),
+      message({ id: "u1", role: "user" }),
+      reply({ id: "a1", cost: null, price_source: null }),
+      message({ id: "u2", role: "user" }),
+      reply({ id: "a2", cost: 0.003, price_source: src }),
+    ]);
+    expect(tooltipLines(s, 0).slice(-3)).toEqual(["cost $0.0020", "cumulative cost $0.0020", `price: ${src}`]);
+    expect(tooltipLines(s, 1).at(-1)).toBe("cost —"); // unknown: no running cost, no source
+    expect(tooltipLines(s, 2).slice(-3)).toEqual(["cost $0.0030", "cumulative cost $0.0050", `price: ${src}`]);
+  });
+
   it("the budget badge says what remains, hidden without a budget", () => {
     expect(budgetText({})).toBe("");
     expect(budgetText({ limit: 2, spent: 0.5, remaining: 1.5 })).toBe("$1.50 of $2.00 left");
