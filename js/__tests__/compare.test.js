@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import compare from "../src/compare.js";
 import { COMPARE_HANDLERS, COMPARE_INTENT_TYPES, ensureCompareState } from "../src/compare-state.js";
-import { columnMessages, formatCost } from "../src/compare-view.js";
+import { columnMessages } from "../src/compare-view.js";
 import { fakeModel } from "./fake-model.js";
 import { frame, message } from "./helpers.js";
 
@@ -198,9 +198,6 @@ describe("helpers and cleanup", () => {
     const r = [round([message({ id: "x" }), null, null]), round([null, null, null], { prompt_id: "p2", prompt: "two" })];
     expect(columnMessages(r, 0, users).map((m) => m.id)).toEqual(["prompt-p1", "x", "prompt-p2"]);
     expect(columnMessages(r, 0, users)[0]).toBe(columnMessages(r, 1, users)[0]);
-    expect(formatCost(null)).toBe("");
-    expect(formatCost(0.000123)).toBe("$0.00012");
-    expect(formatCost(1.5)).toBe("$1.50");
   });
 
   it("cleanup removes every listener and the DOM", () => {

@@ -1,6 +1,6 @@
 // The pieces of the comparison's view: a column (its head and its own scrolling message list,
-// the chat panel's MessageList, so replies render and are sanitized exactly as in the panel)
-// and the vote bar of blind mode.
+// the chat panel's MessageList, so replies render and are sanitized exactly as in the panel,
+// footers included: tokens, TTFT, speed, cost, finish reason) and the vote bar of blind mode.
 
 import { button, h } from "./dom.js";
 import { MessageList } from "./message-list.js";
@@ -41,15 +41,6 @@ export function columnMessages(rounds, slot, users) {
   return out;
 }
 
-/**
- * USD, as people read it ("" when unknown: no cost is shown, never $0 for unknown).
- * @param {unknown} cost
- */
-export function formatCost(cost) {
-  if (typeof cost !== "number" || !Number.isFinite(cost)) return "";
-  return cost >= 0.01 ? `$${cost.toFixed(2)}` : `$${cost.toPrecision(2)}`;
-}
-
 export class Column {
   /** @param {number} slot */
   constructor(slot) {
@@ -60,13 +51,12 @@ export class Column {
     this.users = new Map();
     this.title = h("span", { className: "nbchat-col-title", testid: "column-label" });
     this.name = h("span", { className: "nbchat-col-name", testid: "column-model" });
-    this.cost = h("span", { className: "nbchat-col-cost", testid: "column-cost" });
     this.best = button("Best", "This reply is the best", {
       testid: "vote-best",
       action: "vote-best",
       className: "nbchat-btn nbchat-vote-btn",
     });
-    this.head = h("div", { className: "nbchat-col-head" }, [this.title, this.name, this.cost, this.best]);
+    this.head = h("div", { className: "nbchat-col-head" }, [this.title, this.name, this.best]);
     this.el = h("section", { className: "nbchat-col", testid: "column" }, [
       this.head,
       h("div", { className: "nbchat-body" }, [this.list.el, this.list.jump]),
@@ -113,11 +103,6 @@ export class Column {
     const messages = columnMessages(rounds, this.slot, this.users);
     this.list.update(messages, live ? /** @type {any} */ (live) : null);
     this.list.setStreaming(streaming);
-    const last = rounds[rounds.length - 1]?.replies?.[this.slot];
-    const cost = formatCost(/** @type {any} */ (last)?.cost);
-    this.cost.textContent = cost;
-    this.cost.hidden = !cost;
-    if (cost) this.cost.title = "cost of the latest reply";
   }
 
   /**

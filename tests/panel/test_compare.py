@@ -308,3 +308,18 @@ def test_headless_compare_records_a_failing_column(live_server: Any) -> None:
     res = nbchat.compare("hi", ["echo", "demo?fault=404"], client=client, max_retries=0)
     assert list(res["status"]) == ["complete", "error"]
     assert "404" in str(res["error"][1]) and res["prompt_tokens"].isna()[1]
+
+
+def test_a_column_whose_request_cannot_be_built_fails_alone(live_server: Any) -> None:
+    broken = _client(live_server)
+
+    def refuse(*a: Any, **k: Any) -> Any:
+        raise nbchat.BudgetExceeded("this column's budget is spent")
+
+    broken.stream = refuse  # type: ignore[method-assign]
+    w = _cmp(live_server, ["echo", (broken, "demo", {})])
+    replies = w.send("still here").wait(10)
+    assert replies["echo"].status == "complete" and replies["echo"].content == "still here"
+    assert replies["demo"].status == "error" and "budget" in (replies["demo"].error or "")
+    assert w.status == "idle" and w.rounds[0]["replies"][1]["status"] == "error"
+    assert list(w.results()["status"]) == ["complete", "error"]
