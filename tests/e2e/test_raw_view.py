@@ -67,6 +67,23 @@ def test_raw_view_copy_as_curl_and_cost_never_show_the_key(notebook: NotebookPag
     badge = root.locator('[data-testid="budget"]')
     expect(badge).to_have_text(f"Budget: ${left:.2f} of $5.00 left")
 
+    # the usage view sums the cost; its tooltip names the price source and when it was set
+    root.locator('button[data-testid="usage-toggle"]').click()
+    view = root.locator('[data-testid="usage-view"]')
+    expect(view.locator('[data-testid="usage-summary"]')).to_contain_text(f"cost ${sum(costs):.4f}")
+    over = view.locator(".u-over")
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    assert box is not None and box["width"] > 0
+    x, y = box["x"] + box["width"] * 2.5 / 3, box["y"] + box["height"] - 4
+    nb.page.mouse.move(x - 3, y)
+    nb.page.mouse.move(x, y)
+    tip = view.locator('[data-testid="usage-tooltip"]')
+    expect(tip).to_have_attribute("data-turn", "3")
+    expect(tip).to_contain_text(f"cost ${costs[2]:.4f}")
+    expect(tip).to_contain_text(re.compile(r"price: set_price\(\).*set \d{4}-\d{2}-\d{2}"))
+    nb.page.mouse.move(1, 1)
+
     # the Raw view: collapsed until opened; turn 1 sent one message, turn 3 five
     expect(root.locator('[data-testid="raw-view"]')).to_have_count(0)
     for turn, sent in ((0, 1), (2, 5)):
