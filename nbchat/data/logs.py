@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nbchat.data.store import get_store
+from nbchat.data.store import Store, get_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,7 +116,7 @@ def logs(
     conversation:
         A conversation's name or id.
     text:
-        A substring of the content (case-insensitive for ASCII).
+        A substring of the content (case-insensitive).
 
     Returns
     -------
@@ -129,27 +132,105 @@ def logs(
     """
     import pandas as pd
 
-    where, args = [], []
-    for clause, value in (
-        ("m.created_at >= ?", parse_time(since)),
-        ("m.created_at < ?", parse_time(until)),
-        ("m.model = ?", model),
-        ("instr(lower(m.content), lower(?)) > 0", text),
-    ):
-        if value is not None:
-            where.append(clause)
-            args.append(value)
+    start, end = parse_time(since), parse_time(until)
+    store = get_store()
+    filters = (start, end, model, conversation, text)
+    cached = _cached(store, warm_only=any(f is not None for f in filters))
+    if cached is None:  # a filtered first look: let SQLite filter (the cache stays cold)
+        where, args = [], []
+        for clause, value in (
+            ("m.created_at >= ?", start),
+            ("m.created_at < ?", end),
+            ("m.model = ?", model),
+            ("instr(lower(m.content), lower(?)) > 0", text),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        if conversation is not None:
+            where.append("(c.name = ? OR m.conversation_id = ?)")
+            args += [conversation, conversation]
+        return _numbered(_fetch(store, " AND ".join(where), args))
+    keep = cached["role"].notna()
+    if start is not None:
+        keep &= cached["created_at"] >= pd.Timestamp(start)
+    if end is not None:
+        keep &= cached["created_at"] < pd.Timestamp(end)
+    if model is not None:
+        keep &= cached["model"] == model
     if conversation is not None:
-        where.append("(c.name = ? OR m.conversation_id = ?)")
-        args += [conversation, conversation]
+        keep &= (cached["conversation"] == conversation) | (
+            cached["conversation_id"] == conversation
+        )
+    if text is not None:
+        keep &= cached["content"].str.lower().str.contains(text.lower(), regex=False)
+    frame = cached if keep.all() else cached.loc[keep.to_numpy()].reset_index(drop=True)
+    return _numbered(frame)
+
+
+@dataclass
+class _Snapshot:
+    """Every stored message as a frame, up to ``top`` (the largest rowid read)."""
+
+    top: int
+    frame: pd.DataFrame
+
+
+#: Per store file and process: the frame of every message read so far. A later ``logs()``
+#: reads only the rows added since (their rowids are larger); a rewritten or deleted row
+#: (the count or an id does not match) makes it read everything again.
+_snapshots: dict[tuple[str, int], _Snapshot] = {}
+_snapshots_lock = threading.Lock()
+
+
+def _cached(store: Store, *, warm_only: bool) -> pd.DataFrame | None:
+    """Every stored message, oldest first (None if ``warm_only`` and nothing is cached)."""
+    import pandas as pd
+
+    ((top, count),) = store.query("SELECT coalesce(max(rowid), 0), count(*) FROM messages")
+    key = (str(store.path), os.getpid())
+    with _snapshots_lock:
+        snap = _snapshots.get(key)
+        if snap is None and warm_only:
+            return None
+        if snap is not None and snap.top == top and len(snap.frame) == count:
+            return snap.frame
+        frame = None
+        if snap is not None and top > snap.top:
+            new = _fetch(store, "m.rowid > ? AND m.rowid <= ?", [snap.top, top])
+            old = snap.frame
+            if len(old) + len(new) == count and not new["message_id"].isin(old["message_id"]).any():
+                frame = pd.concat([old, new], ignore_index=True)
+                for col in frame.columns:  # dtypes as if inferred over all the rows
+                    if old[col].dtype != new[col].dtype:  # (one part was all None)
+                        frame[col] = pd.Series(frame[col].tolist())
+                if not frame["created_at"].is_monotonic_increasing:
+                    frame = frame.sort_values("created_at", kind="stable", ignore_index=True)
+        if frame is None:
+            frame = _fetch(store, "m.rowid <= ?", [top])
+        _snapshots[key] = _Snapshot(top, frame)
+        return frame
+
+
+def _fetch(store: Store, where: str, args: list[Any]) -> pd.DataFrame:
+    import pandas as pd
+
     sql = (
         f"SELECT {', '.join(_SELECT)} FROM messages m "
         "LEFT JOIN conversations c ON c.id = m.conversation_id"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + (f" WHERE {where}" if where else "")
         + " ORDER BY m.created_at, m.rowid"
     )
-    rows = get_store().query(sql, args)
-    return _frame(pd.DataFrame.from_records(rows, columns=_NAMES))
+    return _frame(pd.DataFrame.from_records(store.query(sql, args), columns=_NAMES))
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``turn`` counting user messages within each conversation."""
+    if len(frame):
+        users = frame["role"] == "user"
+        turn = users.groupby(frame["conversation_id"].to_numpy()).cumsum().clip(lower=1)
+        frame = frame.assign(turn=turn.astype("Int64").array)
+    return frame
 
 
 def _parsed(column: pd.Series[Any], columns: list[str]) -> pd.DataFrame:
@@ -188,10 +269,6 @@ def _frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame = frame_of(top, _parsed(raw["params"], list(PARAM_COLUMNS)), counts)
     frame["conversation_id"] = raw["conversation_id"].astype(object)
     frame["conversation"] = raw["name"].astype(object).where(raw["name"].notna(), None)
-    if len(frame):
-        users = frame["role"] == "user"
-        frame["turn"] = users.groupby(raw["conversation_id"]).cumsum().clip(lower=1)
-        frame["turn"] = frame["turn"].astype("Int64")
     return frame
 
 

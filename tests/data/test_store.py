@@ -179,3 +179,31 @@ def test_logs_has_the_columns_and_dtypes_of_history() -> None:
     assert stored[1]["usage"] == msgs[1]["usage"] and stored[1]["cost"] == 0.5
     frame = nbchat.logs().drop(columns=["conversation_id", "conversation"])
     pd.testing.assert_frame_equal(frame, history(stored))
+
+
+def test_logs_reads_what_was_written_since_and_notices_rewrites() -> None:
+    """logs() keeps what it read and reads only newer rows; a rewrite or another process's
+    write is seen, and the filtered answers equal SQLite's."""
+    first = exchange("alpha")
+    cid = store_mod.write_turn(first, name="c1")
+    assert nbchat.logs()["content"].tolist() == ["alpha", "ok"]
+    store_mod.write_turn(exchange("beta", model="m2"), name="c2")
+    assert nbchat.logs()["content"].tolist() == ["alpha", "ok", "beta", "ok"]
+    # a rewrite of a stored message (same id, new rowid): read again
+    store_mod.get_store().write(cid or "", [{**first[1], "content": "ok, edited"}], source="x")
+    assert nbchat.logs()["content"].tolist() == ["alpha", "ok, edited", "beta", "ok"]
+    # another connection (as another process would) adds a row
+    other = store_mod.Store(os.environ["NBCHAT_STORE"])
+    other.write(nbchat.records.new_id(), exchange("w9 t0"), source="x")
+    other.close()
+    assert nbchat.logs(text="W9")["content"].tolist() == ["w9 t0"]
+    # cached and SQL-filtered answers agree
+    import pandas as pd
+
+    warm, warm_part = nbchat.logs(), nbchat.logs(model="m2", since="1 hour")
+    logs_mod._snapshots.clear()
+    cold_part = nbchat.logs(model="m2", since="1 hour")  # filtered by SQLite
+    pd.testing.assert_frame_equal(warm, nbchat.logs())  # read again from scratch
+    # (values equal; dtypes are inferred from the values, and a part may be narrower)
+    pd.testing.assert_frame_equal(warm_part, cold_part, check_dtype=False)
+    assert warm_part["turn"].tolist() == [1, 1]
