@@ -101,8 +101,9 @@ class Transcript:
 
     def display(self) -> None:
         """Display the panel and its transcript (``ChatPanel._ipython_display_``)."""
-        from IPython.display import display
+        import IPython.display
 
+        display: Any = IPython.display.display  # untyped
         data, metadata = self._panel._repr_mimebundle_()
         display({**data, "text/plain": PLAIN_TEXT}, metadata=metadata, raw=True)
         display(self.bundle(), raw=True, display_id=self.display_id)
@@ -123,8 +124,9 @@ class Transcript:
             self._timer.start()
 
     def _refresh(self) -> None:
-        from IPython.display import update_display
+        import IPython.display
 
+        update_display: Any = IPython.display.update_display  # untyped
         if self._panel.streaming:  # the turn's end schedules another refresh
             return
         update_display(self.bundle(), raw=True, display_id=self.display_id)

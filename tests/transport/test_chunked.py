@@ -1,4 +1,4 @@
-"""nbchat's own chunked-body decoder (transport/http.py ``_Dechunker``), split every way."""
+"""nbchat's own chunked-body decoder (transport/chunked.py ``Dechunker``), split every way."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from nbchat.transport.http import BodyInterrupted, _Dechunker
+from nbchat.transport.chunked import BodyInterrupted, Dechunker
 
 
 class _Pieces:
@@ -34,7 +34,7 @@ def _split(body: bytes, sizes: list[int]) -> list[bytes]:
 
 
 def _decode(pieces: list[bytes]) -> bytes:
-    return b"".join(_Dechunker(_Pieces(pieces)).pieces())
+    return b"".join(Dechunker(_Pieces(pieces)).pieces())
 
 
 EVENTS = [b'data: {"n": %d}\n\n' % i for i in range(300)]
@@ -81,7 +81,7 @@ def test_a_bad_size_line_is_interrupted(line: bytes) -> None:
 
 def test_a_second_reader_continues_where_the_first_stopped() -> None:
     body = _chunked(EVENTS)
-    dechunker = _Dechunker(_Pieces(_split(body, [100, 3000])))
+    dechunker = Dechunker(_Pieces(_split(body, [100, 3000])))
     first = next(dechunker.pieces())
     rest = b"".join(dechunker.pieces())
     assert first + rest == b"".join(EVENTS)
