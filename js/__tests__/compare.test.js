@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import compare from "../src/compare.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import compare, { COLUMN_RENDERS_PER_S } from "../src/compare.js";
 import { COMPARE_HANDLERS, COMPARE_INTENT_TYPES, ensureCompareState } from "../src/compare-state.js";
 import { columnMessages } from "../src/compare-view.js";
 import { fakeModel } from "./fake-model.js";
@@ -100,8 +100,14 @@ describe("columns", () => {
         { slot: 0, request_id: "r0", seq: 2, text: "again" },
       ],
     });
+    // one column per frame (COLUMN_RENDERS_PER_S in all): the first frame renders one column
     await frame();
-    expect([0, 1, 2].map((s) => columnText(el, s))).toEqual(["zero again", "one", "two"]);
+    expect([0, 1, 2].map((s) => columnText(el, s))).toEqual(["zero again", "", ""]);
+    expect(COLUMN_RENDERS_PER_S).toBeLessThanOrEqual(60);
+    await vi.waitFor(() => expect([0, 1, 2].map((s) => columnText(el, s))).toEqual(["zero again", "one", "two"]), {
+      timeout: 1000,
+      interval: 5,
+    });
     expect(model.intents("snapshot-request")).toHaveLength(0);
     // a commit replaces the draft of that column only
     const done = message({ id: "a1", request_id: "r1", content: "one **bold**", model: "demo" });
@@ -130,9 +136,10 @@ describe("columns", () => {
         { slot: 1, request_id: "r1", seq: 2, content: "all of one" },
       ],
     });
-    await frame();
-    expect(columnText(el, 0)).toBe("all of zero");
-    expect(columnText(el, 1)).toBe("all of one");
+    await vi.waitFor(() => expect([columnText(el, 0), columnText(el, 1)]).toEqual(["all of zero", "all of one"]), {
+      timeout: 1000,
+      interval: 5,
+    });
   });
 
   it("model text is sanitized in every column", async () => {
@@ -140,7 +147,7 @@ describe("columns", () => {
     model.update({ rounds: [round()], streaming: [live(0), live(1), live(2)], status: "streaming" });
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>[x](javascript:alert(1))';
     model.emit({ type: "deltas", items: [0, 1, 2].map((slot) => ({ slot, request_id: `r${slot}`, seq: 1, text: evil })) });
-    await frame();
+    await vi.waitFor(() => expect(columnText(el, 2)).toContain("<img"), { timeout: 1000, interval: 5 });
     for (const slot of [0, 1, 2]) {
       const col = el.querySelector(`[data-slot="${slot}"]`);
       expect(col.querySelector("img, script")).toBeNull();

@@ -13,6 +13,8 @@ import { copyText, h, perFrame } from "./dom.js";
 /** @typedef {import("./compare-types").Slot} Slot */
 
 export const NOT_CONNECTED = "Not connected to the kernel — run the cell to reconnect.";
+/** Column drafts rendered per second at most, all columns together (each render is a layout). */
+export const COLUMN_RENDERS_PER_S = 30;
 
 /** @param {{model: CompareModel}} props */
 function initialize({ model }) {
@@ -102,16 +104,28 @@ function render({ model, el }) {
   );
 
   // ---- rendering --------------------------------------------------------------------------
-  /** @type {Set<number>} slots whose draft changed since the last frame */
+  // One column's draft renders per frame (a render is a layout: three in one frame would make
+  // one long task), the one waiting longest first, and at most COLUMN_RENDERS_PER_S renders a
+  // second in all: a lone streaming column renders at every batch of deltas (20/s), three
+  // take turns, each about every 100 ms.
+  /** @type {Set<number>} slots whose draft changed since it was last rendered (oldest first) */
   const dirty = new Set();
+  let lastRender = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let draftTimer;
   const draftFrame = perFrame(() => {
-    const changed = [...dirty].map((slot) => columns[slot]).filter(Boolean);
-    dirty.clear();
-    for (const c of changed) {
-      c.deferring = true;
-      c.list.renderDraft(state.liveDraft(c.slot));
+    const wait = lastRender + 1000 / COLUMN_RENDERS_PER_S - performance.now();
+    if (wait > 0) {
+      clearTimeout(draftTimer);
+      draftTimer = setTimeout(() => draftFrame.schedule(), wait);
+      return;
     }
-    for (const c of changed) c.flushScroll();
+    const [slot] = dirty;
+    if (slot === undefined) return;
+    dirty.delete(slot);
+    columns[slot]?.list.renderDraft(state.liveDraft(slot));
+    lastRender = performance.now();
+    if (dirty.size) draftFrame.schedule();
   });
 
   const rounds = () => /** @type {RoundState[]} */ (model.get("rounds") ?? []);
@@ -193,6 +207,7 @@ function render({ model, el }) {
     modelListeners.length = 0;
     unsubscribe();
     draftFrame.cancel();
+    clearTimeout(draftTimer);
     for (const c of columns) c.destroy();
     host.remove();
     state.views = Math.max(0, state.views - 1);
