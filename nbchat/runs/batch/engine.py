@@ -90,6 +90,7 @@ class Result:
     ttft: float | None = None
     latency: float | None = None
     model: str | None = None
+    cost: float | None = None  # USD (nbchat.data.prices); None when unknown
     #: HTTP requests made; None when unknown (results read from an OpenAI Batch file).
     attempts: int | None = 0
     cached: bool = False
@@ -111,6 +112,7 @@ class Result:
             ttft=reply.ttft,
             latency=reply.latency,
             model=reply.model,
+            cost=reply.cost,
             attempts=attempts,
             exception=exc,
         )

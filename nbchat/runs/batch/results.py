@@ -14,6 +14,8 @@ top-level property of ``schema=``:
 ``prompt_tokens`` ...     ``prompt_tokens``, ``completion_tokens``, ``total_tokens``: Int64,
                           missing is ``<NA>``, never 0
 ``ttft``, ``latency``     seconds (float64, NaN when unknown)
+``cost``                  USD at the request's prices (float64; NaN when unknown, never 0 for
+                          unknown: no price, no usage, or a cached row)
 ``attempts``              HTTP requests made for the row in this run (0 when cached or skipped)
 ``cached``                the reply came from ``cache=`` without a request
 ``request_hash``          the request's fingerprint: the cache key and OpenAI Batch ``custom_id``
@@ -56,6 +58,7 @@ COLUMNS = (
     "total_tokens",
     "ttft",
     "latency",
+    "cost",
     "attempts",
     "cached",
     "request_hash",
@@ -63,7 +66,7 @@ COLUMNS = (
 )
 _STRING = ("content", "status", "error", "finish_reason", "request_hash", "model")
 _INT = ("prompt_tokens", "completion_tokens", "total_tokens", "attempts")
-_FLOAT = ("ttft", "latency")
+_FLOAT = ("ttft", "latency", "cost")
 #: ``DataFrame.attrs`` key of the run's summary (what :func:`batch_stats` reads).
 ATTRS_KEY = "nbchat_batch"
 
@@ -102,6 +105,7 @@ def build_frame(
                 "total_tokens": None,
                 "ttft": None,
                 "latency": None,
+                "cost": None,
                 "attempts": 0,
                 "cached": False,
                 "request_hash": key,
@@ -126,6 +130,7 @@ def build_frame(
                 "total_tokens": r.total_tokens,
                 "ttft": r.ttft,
                 "latency": r.latency,
+                "cost": r.cost,
                 "attempts": r.attempts,
                 "cached": r.cached,
                 "request_hash": key,
