@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).parents[1] / "nbchat"
 MAX_LINES = 400
 #: The widget class is traits, the bundle and one dispatcher (STYLE.md 1.1).
 MAX_WIDGET_LINES = 230  # 220, then issue 15's budget trait and raw-request intent (8 lines)
-#: Modules already over the limit when the check arrived: they may not grow; split them and
-#: remove them here.
-KNOWN_OVER = {"server/app.py": 510, "server/demo_model.py": 431}
+#: Modules allowed over the limit for now (they may not grow; split them and remove them here).
+#: server/app.py and server/demo_model.py were split (streaming.py, stats.py, demo_topics.py).
+KNOWN_OVER: dict[str, int] = {}
 
 
 def _lines(path: Path) -> int:

@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
-import hashlib
 import itertools
-import json
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -42,8 +38,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from nbchat.server import faults, guard, schema
-from nbchat.server.demo_model import Reply, generate
+from nbchat.server.demo_model import generate
 from nbchat.server.protocol import HEAD_TIMEOUT_S
+from nbchat.server.stats import messages_digest, request_stats
+from nbchat.server.streaming import (
+    SSE_TYPE,
+    ConnectionDropped,
+    half_then_drop,
+    install_log_filter,
+    split_reply,
+    stream_events,
+)
 from nbchat.server.wire import EgpWire, JSONBody, OpenAIWire, Wire
 
 __all__ = [
@@ -67,38 +72,11 @@ EGP_MODELS_PATH = "/egp/v1/models"
 MAX_BODY_BYTES = 1024 * 1024
 DEMO_MODELS = ("demo", "echo", "bench")
 """The models of the demo server (any other name is answered by ``demo``)."""
-SSE_TYPE = "text/event-stream; charset=utf-8"
 RequestLog = list[dict[str, Any]]
-
-
-class ConnectionDropped(Exception):
-    """Raised inside a response body to abort the connection (fault ``drop``)."""
 
 
 class _BodyTooLarge(Exception):
     pass
-
-
-class _QuietDrops(logging.Filter):
-    """Hide uvicorn's traceback for deliberate `ConnectionDropped` aborts."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not _is_drop(exc)
-
-
-def _is_drop(exc: BaseException | None) -> bool:
-    if isinstance(exc, ConnectionDropped):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_drop(e) for e in exc.exceptions)
-    return False
-
-
-def _install_log_filter() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _QuietDrops) for f in logger.filters):
-        logger.addFilter(_QuietDrops())
 
 
 class _BodyTimeout(Exception):
@@ -142,61 +120,6 @@ async def read_body(api: str, request: Request, timeout: float) -> bytes | Respo
 
 # The rest of the body was never read: the connection cannot carry another request.
 _CLOSE = {"connection": "close"}
-
-
-def messages_digest(messages: Sequence[Any]) -> str:
-    """A short hash of a conversation, to count how often the same request was served.
-
-    Parameters
-    ----------
-    messages : sequence
-        The ``messages`` of a request as sent (JSON values).
-
-    Returns
-    -------
-    str
-        16 hex digits of the SHA-256 of the canonical JSON of `messages`.
-    """
-    text = json.dumps(list(messages), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def request_stats(
-    log: Sequence[dict[str, Any]], rate_limited: int = 0, refused: Mapping[str, int] | None = None
-) -> dict[str, Any]:
-    """Counts over a server's request log (``Server.requests``).
-
-    Parameters
-    ----------
-    log : sequence of dict
-        One entry per chat request that passed the `Guard`.
-    rate_limited : int
-        Requests refused by the server's ``rpm`` limit (not in `log`).
-    refused : mapping, optional
-        Requests the `guard.Guard` refused, by status (not in `log`).
-
-    Returns
-    -------
-    dict
-        ``requests`` (total), ``by_model`` (count per model string, options included),
-        ``faults`` (count per injected fault), ``rate_limited``, ``refused`` (count per
-        status of the requests refused before reaching a route), and ``repeated``: the
-        ``digest`` of every conversation answered without a fault more than once, with its
-        count (empty when no request was served twice).
-    """
-    entries = list(log)
-    by_model = collections.Counter(str(e.get("model")) for e in entries)
-    by_fault = collections.Counter(str(e["fault"]) for e in entries if e.get("fault"))
-    served = collections.Counter(e.get("digest") for e in entries if not e.get("fault"))
-    repeated = {str(d): n for d, n in served.items() if d is not None and n > 1}
-    return {
-        "requests": len(entries),
-        "by_model": dict(by_model),
-        "faults": dict(by_fault),
-        "rate_limited": rate_limited,
-        "refused": dict(refused or {}),
-        "repeated": repeated,
-    }
 
 
 class _ChatHandler:
@@ -262,7 +185,7 @@ class _ChatHandler:
             json_schema=chat.json_schema,
         )
         if options.split:
-            reply = _split(reply, options.split)
+            reply = split_reply(reply, options.split)
         wire: Wire
         if api == "egp":
             wire = EgpWire(reply, options.model)
@@ -275,7 +198,7 @@ class _ChatHandler:
             return await self.sync(wire, options, fault)
         tps = self.tokens_per_second if options.tps is None else options.tps
         return StreamingResponse(
-            _stream(api, wire, options, fault, tps),
+            stream_events(api, wire, options, fault, tps),
             media_type=SSE_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -290,66 +213,8 @@ class _ChatHandler:
         if fault == "malformed":
             return Response(body[: len(body) // 2], media_type="application/json")
         if fault == "drop":
-            return StreamingResponse(_half_then_drop(body), media_type="application/json")
+            return StreamingResponse(half_then_drop(body), media_type="application/json")
         return response
-
-
-def _split(reply: Reply, size: int) -> Reply:
-    """The same reply cut into pieces of exactly `size` characters (option ``split``)."""
-    text = reply.text
-    pieces = tuple(text[i : i + size] for i in range(0, len(text), size))
-    return dataclasses.replace(reply, pieces=pieces)
-
-
-async def _half_then_drop(body: bytes) -> AsyncIterator[bytes]:
-    yield body[: len(body) // 2]
-    await asyncio.sleep(0.05)
-    raise ConnectionDropped("fault=drop")
-
-
-async def _stream(
-    api: str, wire: Wire, options: faults.RequestOptions, fault: str | None, tps: float
-) -> AsyncIterator[bytes]:
-    """Yield the SSE events of a stream, injecting a mid-stream fault if requested."""
-    delay = 1.0 / tps if tps > 0 else 0.0
-    loop = asyncio.get_running_loop()
-    if options.ttft:
-        await asyncio.sleep(options.ttft)
-    # Paced against a schedule, not a fixed sleep after each event, so the time spent
-    # sending does not slow the stream below ``tps``.
-    next_t = loop.time()
-    for event in wire.head():
-        yield event
-    count = len(wire.reply.pieces)
-    trigger = min(options.after, count) if fault else -1
-    for index in range(count + 1):
-        if index == trigger:
-            if fault == "malformed":
-                yield b'data: {"chat_completion": {"message": {"content": "oops"\n\n'
-            elif fault == "stall-mid":
-                await asyncio.sleep(options.stall)
-                next_t = loop.time()
-            elif fault == "drop":
-                event = wire.piece(index) if index < count else wire.tail()[0]
-                yield event[: len(event) // 2]
-                await asyncio.sleep(0.05)  # let the half event reach the client first
-                raise ConnectionDropped("fault=drop")
-            elif fault in ("error-event", "event-error", "error-field"):
-                yield faults.error_event(api, fault)
-                return
-        if index == count:
-            break
-        yield wire.piece(index)
-        if delay:
-            # Fall behind by at most one event: never burst to catch up.
-            next_t = max(next_t + delay, loop.time() - delay)
-            await asyncio.sleep(max(0.0, next_t - loop.time()))
-        elif index % 64 == 63:
-            # Let the event loop notice a client that hung up (Starlette then cancels this
-            # generator) instead of writing a fast stream into a closed socket.
-            await asyncio.sleep(0)
-    for event in wire.tail():
-        yield event
 
 
 def models_routes(names: Sequence[str]) -> list[Route]:
@@ -475,7 +340,7 @@ def create_app(
     starlette.applications.Starlette
         The ASGI app.
     """
-    _install_log_filter()
+    install_log_filter()
     requests_log: RequestLog = [] if log is None else log
     handler = _ChatHandler(tokens_per_second, requests_log, request_timeout)
 

@@ -32,17 +32,10 @@ from starlette.routing import Route
 from nbchat._exceptions import ConfigError
 from nbchat.recording import load_cassette
 from nbchat.server import schema
-from nbchat.server.app import (
-    EGP_PATH,
-    OPENAI_PATH,
-    ConnectionDropped,
-    _install_log_filter,
-    guarded_app,
-    messages_digest,
-    models_routes,
-    read_body,
-)
+from nbchat.server.app import EGP_PATH, OPENAI_PATH, guarded_app, models_routes, read_body
 from nbchat.server.protocol import HEAD_TIMEOUT_S
+from nbchat.server.stats import messages_digest
+from nbchat.server.streaming import ConnectionDropped, install_log_filter
 from nbchat.server.wire import JSONBody
 
 __all__ = ["EXHAUSTED", "MISMATCH", "create_replay_app", "describe_mismatch"]
@@ -256,7 +249,7 @@ def create_replay_app(
         If the cassette is invalid (naming the exchange and field) or `speed` is not a
         finite number >= 0.
     """
-    _install_log_filter()
+    install_log_filter()
     replayer = Replayer(load_cassette(cassette), speed, request_timeout)
     requests_log: list[dict[str, Any]] = [] if log is None else log
 
