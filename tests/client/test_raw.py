@@ -124,3 +124,33 @@ def test_a_secret_in_extra_headers_is_masked(live_server: Any) -> None:
     headers = reply.raw.attempts[0].headers
     assert headers["Proxy-Authorization"] == "***" and headers["X-Trace"] == "visible"
     assert CANARY not in json.dumps(reply.raw.to_dict())
+
+
+def test_no_key_no_auth_header_in_curl(live_server: Any) -> None:
+    client = nbchat.Client(base_url=live_server.url + "/egp/v1", api="egp")
+    reply = client.complete([{"role": "user", "content": "hi"}], "demo")
+    assert reply.raw is not None and reply.raw.auth is None
+    assert "x-api-key" not in reply.raw.attempts[0].headers
+    assert "$SPELLBOOK_API_KEY" not in reply.raw.curl() and "***" not in reply.raw.curl()
+
+
+def test_redact_headers_masks_every_credential_header() -> None:
+    from nbchat.raw import redact_headers
+
+    shown = redact_headers(
+        {
+            "Authorization": "Bearer x",
+            "API-Key": "x",
+            "Cookie": "a=b",
+            "X-Mine": "x",
+            "Accept": "y",
+        },
+        also="x-mine",
+    )
+    assert shown == {
+        "Authorization": "***",
+        "API-Key": "***",
+        "Cookie": "***",
+        "X-Mine": "***",
+        "Accept": "y",
+    }
