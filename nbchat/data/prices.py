@@ -21,6 +21,7 @@ genai-prices (and pydantic under it) is imported on the first lookup that needs 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 import math
 import threading
@@ -173,6 +174,7 @@ def provider_for(url: str, model: str, declared: str | None = None) -> str | Non
     return _resolve(url, model, declared)[0]
 
 
+@functools.cache
 def source_name() -> str:
     """``genai-prices <version>``."""
     from importlib.metadata import version
@@ -184,7 +186,9 @@ def _custom_price(model: str, url: str) -> _SetPrice | None:
     key, base = model_key(model), _base(url)
     with _lock:
         scoped = [
-            (len(b), p) for (m, b), p in _custom.items() if m == key and b and base.startswith(b)
+            (len(b), p)
+            for (m, b), p in _custom.items()
+            if m == key and b and (base == b or base.startswith(b + "/"))
         ]
         if scoped:
             return max(scoped, key=lambda x: x[0])[1]

@@ -132,6 +132,9 @@ def test_set_price_per_base_url() -> None:
     a = prices.cost(Usage(1_000_000, 0, 1_000_000), "m", "http://10.0.0.5:8000/v1/chat/completions")
     b = prices.cost(Usage(1_000_000, 0, 1_000_000), "m", "http://10.0.0.6:8000/v1/chat/completions")
     assert a is not None and b is not None and (a.usd, b.usd) == (1.0, 3.0)
+    other_path = "http://10.0.0.5:8000/v10/chat/completions"  # a prefix, not the same base
+    c = prices.cost(Usage(1_000_000, 0, 1_000_000), "m", other_path)
+    assert c is not None and c.usd == 3.0
 
 
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "0.1", True])
