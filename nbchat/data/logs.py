@@ -174,6 +174,7 @@ class _Snapshot:
 
     top: int
     frame: pd.DataFrame
+    ids: set[str]
 
 
 #: Per store file and process: the frame of every message read so far. A later ``logs()``
@@ -195,12 +196,13 @@ def _cached(store: Store, *, warm_only: bool) -> pd.DataFrame | None:
             return None
         if snap is not None and snap.top == top and len(snap.frame) == count:
             return snap.frame
-        frame = None
+        frame, ids = None, set()
         if snap is not None and top > snap.top:
             new = _fetch(store, "m.rowid > ? AND m.rowid <= ?", [snap.top, top])
             old = snap.frame
-            if len(old) + len(new) == count and not new["message_id"].isin(old["message_id"]).any():
-                frame = pd.concat([old, new], ignore_index=True)
+            fresh = new["message_id"].tolist()
+            if len(old) + len(new) == count and snap.ids.isdisjoint(fresh):
+                frame, ids = pd.concat([old, new], ignore_index=True), snap.ids | set(fresh)
                 for col in frame.columns:  # dtypes as if inferred over all the rows
                     if old[col].dtype != new[col].dtype:  # (one part was all None)
                         frame[col] = pd.Series(frame[col].tolist())
@@ -208,7 +210,8 @@ def _cached(store: Store, *, warm_only: bool) -> pd.DataFrame | None:
                     frame = frame.sort_values("created_at", kind="stable", ignore_index=True)
         if frame is None:
             frame = _fetch(store, "m.rowid <= ?", [top])
-        _snapshots[key] = _Snapshot(top, frame)
+            ids = set(frame["message_id"].tolist())
+        _snapshots[key] = _Snapshot(top, frame, ids)
         return frame
 
 

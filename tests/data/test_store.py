@@ -207,3 +207,17 @@ def test_logs_reads_what_was_written_since_and_notices_rewrites() -> None:
     # (values equal; dtypes are inferred from the values, and a part may be narrower)
     pd.testing.assert_frame_equal(warm_part, cold_part, check_dtype=False)
     assert warm_part["turn"].tolist() == [1, 1]
+
+
+def test_the_notebook_path_is_stored_when_known(
+    monkeypatch: pytest.MonkeyPatch, _private_store: Path
+) -> None:
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/lessons/lesson-1.ipynb")
+    assert store_mod.notebook_path() == "/home/me/lessons/lesson-1.ipynb"
+    cid = store_mod.write_turn(exchange("hi"), name="nb")
+    db = sqlite3.connect(_private_store)
+    rows = db.execute("SELECT DISTINCT notebook FROM messages WHERE conversation_id = ?", (cid,))
+    assert rows.fetchall() == [("/home/me/lessons/lesson-1.ipynb",)]
+    assert nbchat.conversations()["notebook"].tolist() == ["/home/me/lessons/lesson-1.ipynb"]
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert store_mod.notebook_path() is None  # unknown: None, never a guess
