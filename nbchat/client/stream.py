@@ -139,6 +139,8 @@ class Stream:
         finally:
             if timer is not None:
                 timer.cancel()
+            if self.reply is None:  # an unexpected error: the budget's hold is settled anyway
+                self._tap.release(self.request, self._tap.events.bytes > 0)
 
     def _expire(self) -> None:
         """The deadline passed (on the timer's thread): stop the stream as close() does."""

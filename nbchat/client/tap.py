@@ -87,6 +87,13 @@ class Tap:
     def event(self, event: str, data: str) -> None:
         self.events.add(time.monotonic() - self.t0, event, data)
 
+    def release(self, request: Request, received: bool) -> None:
+        """The stream ended without a reply: settle the budget's hold (the worst case when the
+        server sent something, else nothing)."""
+        if request.budget is not None and self.reserved:
+            request.budget.settle(self.reserved, None if received else 0.0)
+            self.reserved = 0.0
+
     def finish(self, reply: Reply, request: Request, received: bool) -> Reply:
         """The reply with its cost, request size and raw record; the budget charged.
 

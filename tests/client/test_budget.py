@@ -3,6 +3,7 @@ sent (counted at the server), with the numbers; no price known refuses too."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -103,3 +104,16 @@ def test_the_prompt_bound_is_bytes() -> None:
 def test_a_bad_budget_is_a_config_error(bad: Any) -> None:
     with pytest.raises(nbchat.ConfigError, match="budget"):
         nbchat.Client(base_url="http://127.0.0.1:9/v1", api="openai", budget=bad)
+
+
+def test_an_unexpected_error_releases_the_hold(live_server: Any) -> None:
+    """A request that dies of an error that is not an API error (a header requests refuses)
+    frees what it held: the budget is not eaten by a request that never ran."""
+    nbchat.set_price("demo", input=1_000.0, output=1_000.0)
+    client = _client(live_server, budget=1.0)
+    request = client.request([{"role": "user", "content": "a"}], "demo", max_tokens=100)
+    bad = dataclasses.replace(request, headers={**request.headers, "x-bad": "a\nb"})
+    with pytest.raises(nbchat.ConfigError):
+        list(client.open(bad))
+    assert client.budget is not None
+    assert (client.budget.reserved, client.budget.spent) == (0.0, 0.0)
