@@ -222,6 +222,7 @@ def stream(
         "cpu": cpu,
         "done": page.evaluate("() => window.__done"),
         "send_wall": page.evaluate("() => window.__sendWall"),
+        "origin": page.evaluate("() => performance.timeOrigin"),
         "tasks": page.evaluate(
             "() => window.__longtasks.filter((t) => t.start >= window.__sendAt)"
         ),
@@ -342,9 +343,20 @@ def main() -> int:
         failures.append(f"updates {rate:.1f}/s, peak {peak}")
     tasks = cols["tasks"]
     durations = [t["duration"] for t in tasks]
+    # a commit's task: the column's committed reply appeared in the DOM during it
+    ends = [cols["done"][f"col{i}"] for i in range(3)]
+    at_commit = [
+        t
+        for t in tasks
+        if any(
+            cols["origin"] + t["start"] <= e <= cols["origin"] + t["start"] + t["duration"] + 20
+            for e in ends
+        )
+    ]
     print(
         f"    long tasks (> 50 ms): {len(tasks)}"
         + (f", max {max(durations):.0f} ms" if tasks else "")
+        + f", {len(at_commit)} of them a column's commit"
         + f" (target: none): {'met' if not tasks else 'NOT MET'}"
     )
     if tasks:
