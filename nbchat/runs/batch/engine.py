@@ -379,7 +379,7 @@ class _Run:
             )
             self._finish(job, result)
             return
-        self.limits.release(now, ok=reply.status == "complete")
+        self.limits.release(now, ok=reply.status == "complete", latency=reply.latency)
         result = Result.from_reply(reply, job.requests, exc)
         if result.status == "cancelled" and not result.error:
             result.error = self.cancel_reason

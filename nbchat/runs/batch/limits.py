@@ -6,8 +6,8 @@
   takes to leave; a token bucket holding a sixth of the window's budget paces
   the starts, so a run does not spend the whole minute's budget in its first second.
 * :class:`Concurrency`: how many requests may be in flight, with additive increase (one
-  slot per successful reply) and multiplicative decrease (halved on a 429, at most once
-  per cool-down of the server's ``Retry-After``, at least one second).
+  slot per successful reply) and multiplicative decrease (to three quarters on a 429, at
+  most once per cool-down: the server's ``Retry-After``, one second or a round trip).
 * :class:`Limits`: both, shared by every engine of a process (a Dask worker's partitions
   share one), thread-safe.
 * :func:`estimate_tokens`: what a request is charged against ``tpm`` before its usage is
@@ -48,8 +48,10 @@ SEND_MARGIN_S = 0.25
 #: Completion tokens charged for a request without ``max_tokens`` before any reply has
 #: reported its usage (then the mean of the reported completions is used).
 DEFAULT_COMPLETION_ESTIMATE = 256
-#: Concurrency is cut to this fraction on a 429.
-DECREASE = 0.5
+#: Concurrency is cut to this fraction on a 429. Gentler than TCP's half: a batch meets
+#: scattered 429s (a shared quota, a busy replica) that a halving per round trip would turn
+#: into a crawl, and the rpm/tpm limits, not AIMD, are what keeps a run under a known quota.
+DECREASE = 0.75
 #: The least time between two cuts.
 MIN_COOL_DOWN_S = 1.0
 
@@ -142,7 +144,13 @@ class RateLimit:
 
 
 class Concurrency:
-    """In-flight requests allowed: AIMD between 1 and ``maximum``."""
+    """In-flight requests allowed: AIMD between 1 and ``maximum``.
+
+    A 429 cuts the limit to ``DECREASE`` of itself, at most once per cool-down: the longest of
+    the server's ``Retry-After``, ``MIN_COOL_DOWN_S`` and the recent reply latency (the 429s
+    of one burst arrive within one round trip, and count as one signal). For the server's
+    ``Retry-After`` the limit does not grow; after it every successful reply adds one slot.
+    """
 
     def __init__(self, maximum: int) -> None:
         if maximum < 1:
@@ -151,6 +159,8 @@ class Concurrency:
         self.limit = float(maximum)
         self.lowest = maximum
         self._hold_until = -math.inf
+        self._pause_until = -math.inf
+        self._latency: float | None = None
         #: How many times a 429 cut the limit.
         self.decreases = 0
 
@@ -158,8 +168,12 @@ class Concurrency:
     def allowed(self) -> int:
         return max(1, int(self.limit))
 
-    def on_success(self, now: float) -> None:
-        if now >= self._hold_until:
+    def on_success(self, now: float, latency: float | None = None) -> None:
+        if latency is not None:  # a moving average of the round trip
+            self._latency = (
+                latency if self._latency is None else 0.8 * self._latency + 0.2 * latency
+            )
+        if now >= self._pause_until:
             self.limit = min(float(self.maximum), self.limit + 1.0)
 
     def on_rate_limited(self, retry_after: float | None, now: float) -> None:
@@ -168,7 +182,9 @@ class Concurrency:
         self.limit = max(1.0, math.floor(self.limit * DECREASE))
         self.lowest = min(self.lowest, self.allowed)
         self.decreases += 1
-        self._hold_until = now + max(MIN_COOL_DOWN_S, retry_after or 0.0)
+        pause = max(0.0, retry_after or 0.0)
+        self._pause_until = now + pause
+        self._hold_until = now + max(MIN_COOL_DOWN_S, pause, self._latency or 0.0)
 
 
 class Limits:
@@ -231,7 +247,13 @@ class Limits:
             return 0.0
 
     def release(
-        self, now: float, *, ok: bool, rate_limited: bool = False, retry_after: float | None = None
+        self,
+        now: float,
+        *,
+        ok: bool,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        latency: float | None = None,
     ) -> None:
         """An attempt ended: a success widens the limit, a 429 narrows it."""
         with self._lock:
@@ -239,7 +261,7 @@ class Limits:
             if rate_limited:
                 self.concurrency.on_rate_limited(retry_after, now)
             elif ok:
-                self.concurrency.on_success(now)
+                self.concurrency.on_success(now, latency)
 
     def record_usage(
         self, prompt_estimate: int, prompt_tokens: int | None, completion_tokens: int | None

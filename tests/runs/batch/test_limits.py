@@ -62,19 +62,25 @@ def test_a_cost_larger_than_the_limit_waits_for_an_empty_window() -> None:
     assert limit.wait(500, 10.01 + SEND_MARGIN_S) == 0
 
 
-def test_aimd_halves_once_per_cool_down_and_recovers_by_one_per_success() -> None:
+def test_aimd_cuts_once_per_cool_down_and_recovers_by_one_per_success() -> None:
     c = Concurrency(64)
-    c.on_rate_limited(1.0, now=0.0)
-    assert c.allowed == 32
-    c.on_rate_limited(1.0, now=0.5)  # same burst: no second cut
-    assert c.allowed == 32
-    c.on_success(now=0.6)  # still cooling down
-    assert c.allowed == 32
+    c.on_success(now=0.0, latency=2.0)  # round trips of 2 s
+    c.on_rate_limited(1.0, now=1.0)
+    assert c.allowed == 48
+    c.on_rate_limited(1.0, now=2.5)  # within a round trip: the same burst, no second cut
+    assert c.allowed == 48
+    c.on_success(now=1.5)  # within the server's Retry-After: no growth
+    assert c.allowed == 48
+    for _ in range(5):
+        c.on_success(now=2.1)  # after it, one slot per success
+    assert c.allowed == 53
+    c.on_rate_limited(None, now=3.1)  # a new cool-down: cut again
+    assert c.allowed == 39 and c.lowest == 39 and c.decreases == 2
     for _ in range(40):
-        c.on_success(now=2.0)
-    assert c.allowed == 64 and c.lowest == 32 and c.decreases == 1
-    for t in range(10):
-        c.on_rate_limited(None, now=10.0 + 2 * t)
+        c.on_success(now=10.0)
+    assert c.allowed == 64
+    for t in range(30):
+        c.on_rate_limited(None, now=20.0 + 3 * t)
     assert c.allowed == 1  # never below one
 
 
