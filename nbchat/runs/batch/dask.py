@@ -16,8 +16,10 @@ is computed. Each partition runs :func:`~nbchat.runs.batch.run.run_batch` on a w
   read again there from the same variable, which the workers need set; a key passed as
   ``api_key=`` is refused with a ConfigError that says so.
 
-Progress is off in the partitions (the Dask dashboard shows the tasks). Needs the optional
-extra ``nbchat[dask]`` (``dask[dataframe]``, ``distributed``).
+Progress is off in the partitions (the Dask dashboard shows the tasks). An interrupt of
+``compute()`` is Dask's to handle: partitions already running on the workers go on to the
+end and cache their replies, so a re-run resumes. Needs the optional extra ``nbchat[dask]``
+(``dask[dataframe]``, ``distributed``).
 """
 
 from __future__ import annotations

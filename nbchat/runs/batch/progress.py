@@ -167,6 +167,5 @@ class _Text(_Throttled):
     def close(self, stats: RunStats) -> None:
         if self._bar is not None:
             self._bar.n = stats.done
-            self._bar.refresh()
-            self._bar.close()
+            self._bar.close()  # draws the final state once
         print(summary_line(stats), file=sys.stderr, flush=True)
