@@ -2,8 +2,9 @@
 
 The panel runs a turn on a worker thread (:meth:`Turn.start`); ``%%chat`` runs it in the
 cell's own thread (:meth:`Turn.run`), so the reply streams inside the cell and the notebook's
-stop button (KeyboardInterrupt) stops it with the partial text kept. Batch and comparison runs
-use the same class.
+stop button (KeyboardInterrupt) stops it with the partial text kept. Comparison runs use the
+same class. Batch runs (``nbchat.runs.batch``) have no sink to feed: their engine reads each
+stream to its end on a pool thread and keeps only the Reply, without a flusher per row.
 
 A turn never touches a widget or a display. It writes to a :class:`Sink` with three calls:
 ``begin`` (the reply is starting), ``delta`` (coalesced text, numbered), ``finish`` (the finished
