@@ -223,3 +223,18 @@ def test_the_key_and_headers_never_reach_the_store(
     assert CANARY.encode() not in data  # ... never the key
     assert HEADER_CANARY.encode() not in data  # ... nor a header
     assert CANARY not in nbchat.logs().to_string()
+
+
+def test_clear_keeps_the_old_messages_as_a_branch(live_server: Any, tmp_path: Path) -> None:
+    chat, _ = _panel(live_server, tmp_path, name="cleared")
+    chat.send("before").wait(10)
+    old = chat.messages[0]["id"]
+    chat.clear()
+    again, _ = _panel(live_server, tmp_path, name="cleared")
+    assert again.messages == []  # resumes empty, as it was left
+    again.send("after").wait(10)
+    assert again.messages[0]["branches"] == [old, again.messages[0]["id"]]
+    again.switch_branch(old)
+    assert [m["content"] for m in again.messages] == ["before", "before"]
+    chat.undo_clear()  # the first panel's undo brings its view back too
+    assert [m["content"] for m in chat.messages] == ["before", "before"]
