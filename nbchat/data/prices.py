@@ -201,11 +201,15 @@ def _warn(model: str, url: str, why: str) -> None:
         if key in _warned:
             return
         _warned.add(key)
-    warnings.warn(
+    # warn_explicit: the warning comes from a worker thread, where no frame is the user's;
+    # shown as "nbchat: UnpricedModelWarning: ...", without a line of nbchat's source under it.
+    warnings.warn_explicit(
         f"no price for model {key!r} ({why}): its cost is unknown (NaN), not $0. Set one with "
         + HOW_TO_SET.format(model=key),
         UnpricedModelWarning,
-        stacklevel=3,
+        filename="nbchat",
+        lineno=0,
+        module="nbchat.data.prices",
     )
 
 
