@@ -98,7 +98,7 @@ comm_sends = []
 _send = cmp.comm.send
 def _counted(*a, **k):
     data = k.get("data", a[0] if a else None) or dict()
-    commit = data.get("method") == "update" and "rounds" in data.get("state", dict())
+    commit = data.get("method") == "update" and "recent" in data.get("state", dict())
     comm_sends.append((time.time(), commit))
     return _send(*a, **k)
 cmp.comm.send = _counted
@@ -377,7 +377,7 @@ def main() -> int:
         + ", ".join(f"{lag * 1000:.0f} ms" for lag in lags)
         + f" (target <= 200 ms): {'met' if max(lags) <= 0.2 else 'NOT MET'}"
     )
-    # a column's commit is the first trait update with `rounds` after its last token
+    # a column's commit is the first trait update with `recent` after its last token
     left = [min((c - t[2] for c in commits if c >= t[2]), default=float("nan")) for t in taps]
     print(
         "    (of which the kernel's commit left "

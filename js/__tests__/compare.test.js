@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import compare, { COLUMN_RENDERS_PER_S } from "../src/compare.js";
 import { COMPARE_HANDLERS, COMPARE_INTENT_TYPES, ensureCompareState } from "../src/compare-state.js";
 import { columnMessages } from "../src/compare-view.js";
-import { fakeModel } from "./fake-model.js";
-import { frame, message } from "./helpers.js";
+import { fakeModel, fakePage } from "./fake-model.js";
+import { frame, message, settle } from "./helpers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const read = (rel) => readFileSync(join(here, rel), "utf8");
@@ -31,7 +31,8 @@ const mounted = [];
 function mount(traits = {}) {
   const model = fakeModel({
     slots: SLOTS,
-    rounds: [],
+    pages: [],
+    recent: [],
     streaming: [{}, {}, {}],
     status: "idle",
     blind: false,
@@ -56,6 +57,7 @@ afterEach(() => {
 });
 
 const round = (replies = [null, null, null], over = {}) => ({
+  id: over.prompt_id ?? "p1",
   prompt_id: "p1",
   prompt: "Which is best?",
   created_at: "2026-01-01T00:00:00Z",
@@ -90,7 +92,7 @@ describe("columns", () => {
 
   it("one batched deltas message feeds every column; each renders its own text", async () => {
     const { model, el } = mount();
-    model.update({ rounds: [round()], streaming: [live(0), live(1), live(2)], status: "streaming" });
+    model.update({ recent: [round()], streaming: [live(0), live(1), live(2)], status: "streaming" });
     model.emit({
       type: "deltas",
       items: [
@@ -111,14 +113,14 @@ describe("columns", () => {
     expect(model.intents("snapshot-request")).toHaveLength(0);
     // a commit replaces the draft of that column only
     const done = message({ id: "a1", request_id: "r1", content: "one **bold**", model: "demo" });
-    model.update({ rounds: [round([null, done, null])], streaming: [live(0), {}, live(2)] });
+    model.update({ recent: [round([null, done, null])], streaming: [live(0), {}, live(2)] });
     expect(el.querySelector('[data-slot="1"] [data-testid="content"] strong')?.textContent).toBe("bold");
     expect(columnText(el, 0)).toBe("zero again");
   });
 
   it("a gap asks once for a snapshot of every streaming column", async () => {
     const { model, el } = mount();
-    model.update({ rounds: [round()], streaming: [live(0), live(1), {}], status: "streaming" });
+    model.update({ recent: [round()], streaming: [live(0), live(1), {}], status: "streaming" });
     model.emit({
       type: "deltas",
       items: [
@@ -144,7 +146,7 @@ describe("columns", () => {
 
   it("model text is sanitized in every column", async () => {
     const { model, el } = mount();
-    model.update({ rounds: [round()], streaming: [live(0), live(1), live(2)], status: "streaming" });
+    model.update({ recent: [round()], streaming: [live(0), live(1), live(2)], status: "streaming" });
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>[x](javascript:alert(1))';
     model.emit({ type: "deltas", items: [0, 1, 2].map((slot) => ({ slot, request_id: `r${slot}`, seq: 1, text: evil })) });
     await vi.waitFor(() => expect(columnText(el, 2)).toContain("<img"), { timeout: 1000, interval: 5 });
@@ -157,17 +159,29 @@ describe("columns", () => {
     expect(window.__pwned).toBeUndefined();
   });
 
+  it("older prompts come from pages, then recent, in every column", async () => {
+    const old = round([message({ id: "o0" }), message({ id: "o1", content: "old one" }), null], {
+      prompt_id: "p0",
+      prompt: "first",
+    });
+    const { el } = mount({ pages: [fakePage([old])], recent: [round([null, message({ id: "n1", content: "new one" }), null])] });
+    await settle();
+    const col = el.querySelector('[data-slot="1"]');
+    const texts = [...col.querySelectorAll('[data-testid="content"]')].map((c) => c.textContent);
+    expect(texts).toEqual(["first", "old one", "Which is best?", "new one"]);
+  });
+
   it("Send, Stop and Retry send intents; Retry names its slot", () => {
     const { model, el } = mount();
     const box = el.querySelector('[data-testid="composer"]');
     box.value = "Compare this";
     el.querySelector('[data-testid="send"]').click();
     expect(model.intents("send")).toMatchObject([{ text: "Compare this" }]);
-    model.update({ status: "streaming", streaming: [live(0), live(1), live(2)], rounds: [round()] });
+    model.update({ status: "streaming", streaming: [live(0), live(1), live(2)], recent: [round()] });
     el.querySelector('[data-testid="stop"]').click();
     expect(model.intents("stop")).toHaveLength(1);
     const failed = message({ id: "a2", status: "error", error: "500 from the server", content: "" });
-    model.update({ status: "idle", streaming: [{}, {}, {}], rounds: [round([message({ id: "a0" }), message({ id: "a1" }), failed])] });
+    model.update({ status: "idle", streaming: [{}, {}, {}], recent: [round([message({ id: "a0" }), message({ id: "a1" }), failed])] });
     el.querySelector('[data-slot="2"] [data-testid="error"] [data-action="retry"]').click();
     expect(model.intents("retry")).toMatchObject([{ slot: 2 }]);
   });
@@ -181,7 +195,7 @@ describe("blind mode", () => {
     const bar = el.querySelector('[data-testid="votebar"]');
     expect(bar.hidden).toBe(true);
     const replies = [0, 1, 2].map((i) => message({ id: `a${i}`, model: null, content: `reply ${i}` }));
-    model.update({ rounds: [round(replies)] });
+    model.update({ recent: [round(replies)] });
     expect(bar.hidden).toBe(false);
     expect(el.querySelector('[data-testid="columns"]').textContent).not.toContain("demo");
     el.querySelectorAll('[data-testid="vote-best"]')[1].click();
@@ -191,7 +205,7 @@ describe("blind mode", () => {
     const revealed = ["demo", "echo", "demo · max_tokens=5"].map((name, i) => ({
       label: "ABC"[i], name, model: name, params: {}, hidden: false,
     }));
-    model.update({ slots: revealed, rounds: [round(replies, { vote: { kind: "best", slot: 1 } })] });
+    model.update({ slots: revealed, recent: [round(replies, { vote: { kind: "best", slot: 1 } })] });
     const names = [...el.querySelectorAll('[data-testid="column-model"]')].map((n) => n.textContent);
     expect(names).toEqual(["demo", "echo", "demo · max_tokens=5"]);
     expect(el.querySelector('[data-testid="vote-text"]').textContent).toContain("B (echo)");

@@ -1,10 +1,12 @@
 // Model-level state of the comparison widget, shared by `initialize` and every view: the
-// intent channel (channel.js) and one reply draft per slot (draft.js, the chat panel's own),
-// fed by the kernel's batched `deltas` messages and `snapshot` answers.
+// prompts (`pages` + `recent`, resolved by the chat panel's conversation.js), the intent
+// channel (channel.js) and one reply draft per slot (draft.js, the chat panel's own), fed by
+// the kernel's batched `deltas` messages and `snapshot` answers.
 //
 // It lives at model level so that no delta is missed before a view renders.
 
 import { IntentChannel } from "./channel.js";
+import { Conversation } from "./conversation.js";
 import { ReplyDraft } from "./draft.js";
 
 /** @typedef {import("./compare-types").CompareModel} CompareModel */
@@ -41,6 +43,8 @@ export class CompareState {
       },
       COMPARE_INTENT_TYPES,
     );
+    /** The prompts: the rounds of `pages` (resolved once) and then `recent`. */
+    this.conversation = new Conversation(/** @type {any} */ (model));
     /** @type {ReplyDraft[]} one per slot */
     this.drafts = [];
     /** @type {{id: string, at: number} | null} */
@@ -49,14 +53,15 @@ export class CompareState {
     this.onStreaming = this.onStreaming.bind(this);
     model.on("msg:custom", this.onCustom);
     model.on("change:streaming", this.onStreaming);
-    model.on("change:rounds", this.onStreaming);
+    this.conversation.on("change", this.onStreaming);
     this.onStreaming();
   }
 
   dispose() {
     this.model.off("msg:custom", this.onCustom);
     this.model.off("change:streaming", this.onStreaming);
-    this.model.off("change:rounds", this.onStreaming);
+    this.conversation.off("change", this.onStreaming);
+    this.conversation.dispose();
     this.channel.dispose();
     for (const d of this.drafts) d.dispose();
     this.listeners.clear();
@@ -85,6 +90,11 @@ export class CompareState {
     return this.channel.send(/** @type {any} */ (type), /** @type {any} */ (body));
   }
 
+  /** The prompts shown, oldest first. @returns {RoundState[]} */
+  rounds() {
+    return /** @type {any} */ (this.conversation.messages());
+  }
+
   /** @param {number} slot @returns {StreamingSlot} */
   streaming(slot) {
     return (this.model.get("streaming") ?? [])[slot] ?? {};
@@ -98,8 +108,7 @@ export class CompareState {
   liveReply(slot) {
     const s = this.streaming(slot);
     if (!s.request_id) return null;
-    /** @type {RoundState[]} */
-    const rounds = this.model.get("rounds") ?? [];
+    const rounds = this.rounds();
     const last = rounds[rounds.length - 1];
     if (s.id && last && last.replies[slot]?.id === s.id) return null;
     return s;

@@ -24,8 +24,9 @@ export interface Vote {
   slot: number;
 }
 
-/** One prompt and each slot's reply (null while it streams). */
+/** One prompt and each slot's reply (null while it streams); `id` is `prompt_id`. */
 export interface RoundState {
+  id: string;
   prompt_id: string;
   prompt: string;
   created_at: string;
@@ -42,7 +43,12 @@ export interface StreamingSlot {
 /** Synced traits of `Compare` (nbchat/panel/compare.py). */
 export interface CompareTraits {
   slots: Slot[];
-  rounds: RoundState[];
+  /**
+   * Older prompts: references (`"IPY_MODEL_<id>"`) to immutable page models whose `messages`
+   * are rounds (`MessagePage` in nbchat/panel/pages.py), oldest first; then `recent`.
+   */
+  pages: string[];
+  recent: RoundState[];
   streaming: StreamingSlot[];
   status: CompareStatus;
   blind: boolean;

@@ -128,7 +128,7 @@ function render({ model, el }) {
     if (dirty.size) draftFrame.schedule();
   });
 
-  const rounds = () => /** @type {RoundState[]} */ (model.get("rounds") ?? []);
+  const rounds = () => state.rounds();
   const onSlots = () => {
     /** @type {Slot[]} */
     const slots = model.get("slots") ?? [];
@@ -176,10 +176,11 @@ function render({ model, el }) {
   };
 
   listen("change:slots", onSlots);
-  listen("change:rounds", onRounds);
   listen("change:streaming", onRounds);
   listen("change:status", onStatus);
   listen("change:backend", onBackend);
+  // once per committed reply or resolved page (deltas are custom messages, not trait changes)
+  state.conversation.on("change", onRounds);
   const unsubscribe = state.subscribe((event) => {
     if (event.kind === "draft") {
       dirty.add(event.slot);
@@ -206,6 +207,7 @@ function render({ model, el }) {
     for (const [event, fn] of modelListeners) model.off(event, fn);
     modelListeners.length = 0;
     unsubscribe();
+    state.conversation.off("change", onRounds);
     draftFrame.cancel();
     clearTimeout(draftTimer);
     for (const c of columns) c.destroy();

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anywidget  # noqa: TID251 (a widget, like nbchat.panel.widget)
+import ipywidgets
 import traitlets
 
 from nbchat._exceptions import NbchatError
 from nbchat.client import Client
 from nbchat.panel.compare_runner import CompareRunner, Round
+from nbchat.panel.pages import MessagePage
 from nbchat.runs.columns import parse_columns
 from nbchat.runs.defaults import default_client
 
@@ -53,8 +55,13 @@ class Compare(anywidget.AnyWidget):
 
     slots = traitlets.List(traitlets.Dict()).tag(sync=True)
     """The columns as shown (``compare_vocabulary.Slot``), in slot order."""
-    rounds = traitlets.List(traitlets.Dict()).tag(sync=True)
-    """The prompts and each slot's reply (blind mode: only the latest prompt)."""
+    pages = traitlets.List(traitlets.Instance(MessagePage)).tag(
+        sync=True, **ipywidgets.widget_serialization
+    )
+    """Older prompts (rounds), in immutable pages, as the chat panel keeps its messages
+    (``nbchat.panel.pages``): a commit re-sends at most ``recent``, however long the session."""
+    recent = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """The newest prompts and each slot's reply (blind mode: only the latest prompt)."""
     streaming = traitlets.List(traitlets.Dict()).tag(sync=True)
     """Per slot: the reply in progress (id, request_id), or empty."""
     status = traitlets.Unicode("idle").tag(sync=True)
@@ -86,6 +93,11 @@ class Compare(anywidget.AnyWidget):
         super().__init__(blind=bool(blind), system=system or "", backend=backend)
         self._runner.publish()
         self.on_msg(self._on_custom_msg)
+
+    @property
+    def rounds(self) -> list[dict[str, Any]]:
+        """The prompts shown, oldest first (``compare_vocabulary.RoundState``): pages + recent."""
+        return [r for page in self.pages for r in page.messages] + list(self.recent)
 
     @property
     def labels(self) -> list[str]:
@@ -130,6 +142,8 @@ class Compare(anywidget.AnyWidget):
         runner = getattr(self, "_runner", None)  # (__del__ of a widget whose __init__ failed)
         if runner is not None:
             runner.close()
+        for page in self.pages:
+            page.close()
         super().close()
 
     def __repr__(self) -> str:

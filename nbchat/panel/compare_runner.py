@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from nbchat._exceptions import NbchatError
 from nbchat.panel.compare_flush import DeltaBatcher
+from nbchat.panel.pages import layout
 from nbchat.panel.runner import BusyError
 from nbchat.records import Message, Reply, new_id, now_iso
 from nbchat.runs.columns import Column
@@ -38,7 +39,8 @@ class Host(Protocol):
     """What the runner needs of :class:`~nbchat.Compare`."""
 
     slots: list[dict[str, Any]]
-    rounds: list[dict[str, Any]]
+    pages: list[Any]
+    recent: list[dict[str, Any]]
     streaming: list[dict[str, Any]]
     status: str
 
@@ -245,6 +247,7 @@ class CompareRunner:
     def publish(self, *, rounds: bool = True, finishing: Turn | None = None) -> None:
         """Write the traits from the rounds (under the lock, in one ``hold_sync``)."""
         host = self.host
+        dropped: list[Any] = []
         with self.lock, host.hold_sync():
             rnd = self.latest
             order = rnd.order if rnd else list(range(len(self.columns)))
@@ -261,7 +264,10 @@ class CompareRunner:
             if rounds:
                 host.slots = [self._slot(i, c, hidden) for i, c in enumerate(order)]
                 shown = self.rounds[-1:] if self.blind else self.rounds
-                host.rounds = [self._round_state(r) for r in shown]
+                states = [self._round_state(r) for r in shown]
+                host.pages, host.recent, dropped = layout(list(host.pages), states)
+        for page in dropped:
+            page.close()
 
     def _slot(self, i: int, c: int, hidden: bool) -> dict[str, Any]:
         col = self.columns[c]
@@ -283,6 +289,7 @@ class CompareRunner:
             m = rnd.replies.get(c)
             replies.append(None if m is None else ({**m, **_BLIND_FIELDS} if hide else m))
         return {
+            "id": rnd.prompt_id,
             "prompt_id": rnd.prompt_id,
             "prompt": rnd.prompt,
             "created_at": rnd.created_at,

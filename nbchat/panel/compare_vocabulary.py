@@ -1,7 +1,8 @@
 """The comparison widget's message vocabulary, mirrored in ``js/src/compare-types.d.ts``.
 
-State lives in synced traits (``slots``, ``rounds``, ``streaming``, ``status``, ``blind``,
-``system``, ``backend``, ``error``). The front end addresses columns by **slot**, the position
+State lives in synced traits (``slots``, the prompts as ``pages`` + ``recent`` like the chat
+panel's messages (``nbchat.panel.pages``), ``streaming``, ``status``, ``blind``, ``system``,
+``backend``). The front end addresses columns by **slot**, the position
 a column is shown at: in blind mode the kernel shuffles columns into slots per prompt and names
 no model until the vote, so nothing the page receives tells which model is which.
 
@@ -39,8 +40,9 @@ class Vote(TypedDict):
 
 
 class RoundState(TypedDict):
-    """One prompt and each slot's reply (None while it streams)."""
+    """One prompt and each slot's reply (None while it streams). ``id`` is ``prompt_id``."""
 
+    id: str
     prompt_id: str
     prompt: str
     created_at: str

@@ -323,3 +323,18 @@ def test_a_column_whose_request_cannot_be_built_fails_alone(live_server: Any) ->
     assert replies["demo"].status == "error" and "budget" in (replies["demo"].error or "")
     assert w.status == "idle" and w.rounds[0]["replies"][1]["status"] == "error"
     assert list(w.results()["status"]) == ["complete", "error"]
+
+
+def test_older_prompts_go_into_immutable_pages(live_server: Any) -> None:
+    from nbchat.panel.pages import PAGE_SIZE
+
+    w = _cmp(live_server, ["echo", ("echo", {"max_tokens": 2})])
+    for i in range(PAGE_SIZE + 3):
+        w.send(f"prompt {i}").wait(10)
+    (page,) = w.pages
+    assert len(page.messages) == PAGE_SIZE and len(w.recent) == 3
+    assert [r["prompt"] for r in w.rounds] == [f"prompt {i}" for i in range(PAGE_SIZE + 3)]
+    assert all(r["id"] == r["prompt_id"] for r in w.rounds)
+    w.send("one more").wait(10)
+    assert w.pages[0] is page  # a commit re-sends `recent`, never an old page
+    assert len(w.results()) == 2 * (PAGE_SIZE + 4)
