@@ -23,7 +23,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from nbchat.records import MESSAGE_FIELDS, MESSAGE_STATUS, PARAM_NAMES, PARAMS, Reply, Usage
+from nbchat.records import (
+    MESSAGE_FIELDS,
+    MESSAGE_STATUS,
+    PARAM_NAMES,
+    PARAMS,
+    Message,
+    Reply,
+    Usage,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,23 +119,12 @@ def _usage_dict(u: Any) -> dict[str, Any] | None:
 
 def _as_dict(i: int, m: Any) -> dict[str, Any]:
     """A Reply (or another mapping) in the shape of the panel's message dicts."""
-    if isinstance(m, Reply):
-        return {
-            "role": m.role,
-            "content": m.content,
-            "api": m.api,
-            "model": m.model,
-            "usage": m.usage.to_dict() if m.usage else None,
-            "ttft": m.ttft,
-            "latency": m.latency,
-            "tokens_per_second": m.tokens_per_second,
-            "finish_reason": m.finish_reason,
-            "status": m.status,
-            "error": m.error,
-            "cost": m.cost,
-            "request_bytes": m.request_bytes,
-            "price_source": m.price_source,
-        }
+    if isinstance(m, Reply):  # through the one message record, like the panel's messages
+        d = Message.from_reply(
+            m, message_id="", request_id="", created_at="", model=m.model, params={}
+        ).to_dict()
+        d.update(id=None, request_id=None, created_at=None)  # a bare Reply has none of these
+        return d
     if isinstance(m, Mapping):
         return dict(m)
     raise TypeError(f"message {i} is a {type(m).__name__}; expected a dict or an nbchat.Reply")
