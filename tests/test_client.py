@@ -354,7 +354,9 @@ def test_max_completion_tokens_for_api_openai_com() -> None:
     forced = nbchat.Client(
         api="openai", base_url="http://x/v1", api_key="k", max_tokens_field="max_completion_tokens"
     )
-    assert "max_completion_tokens" in forced.request(QUESTION, "m", stream=False, max_tokens=5).payload
+    assert (
+        "max_completion_tokens" in forced.request(QUESTION, "m", stream=False, max_tokens=5).payload
+    )
 
 
 def test_extra_is_merged(scripted: ScriptedServer, api: str) -> None:
