@@ -330,3 +330,47 @@ def test_narrow_columns_become_rows_and_scroll_on_their_own(
     root.locator('[data-testid="stop"]').click()
     _wait_idle(root, 3)
     assert notebook.relevant_errors() == []
+
+
+LIVE_TEXTS = """() => Array.from(document.querySelectorAll(
+    '[data-testid="compare"] [data-testid="column"]')).map((c) => {
+        const m = c.querySelector('.nbchat-msg[data-streaming="true"] [data-testid="content"]');
+        return m ? m.textContent : null;
+    })"""
+
+
+@pytest.mark.usefixtures("comms_without_subshells")
+def test_reload_mid_stream_catches_up_in_every_column(notebook: NotebookPage) -> None:
+    """A reloaded page asks for a snapshot of every streaming column and keeps streaming."""
+    root = _open(notebook, '["demo?tps=10", "echo?tps=10", ("demo?tps=10", {"max_tokens": 300})]')
+    # echo repeats the prompt: ~140 tokens, 14 s; the demo replies take longer
+    _send(root, "Tell me everything about how streaming works, at length, step by step. " * 8)
+    notebook.page.wait_for_function(
+        f"() => ({LIVE_TEXTS})().every((t) => t && t.length > 30)", timeout=30_000
+    )
+    before = notebook.page.evaluate(LIVE_TEXTS)
+    notebook.page.evaluate("() => { void window.jupyterapp.commands.execute('docmanager:save'); }")
+    notebook.page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.context.model.dirty === false"
+    )
+    notebook.reload()
+    root = notebook.page.locator(ROOT).first
+    expect(root).to_be_visible(timeout=20_000)
+    # each column shows at least what it showed before (the snapshot), then more
+    notebook.page.wait_for_function(
+        f"""(before) => ({LIVE_TEXTS})().every(
+            (t, i) => t && t.length > before[i].length)""",
+        arg=before,
+        timeout=30_000,
+    )
+    now = notebook.page.evaluate(LIVE_TEXTS)
+    for b, n in zip(before, now, strict=True):
+        assert n.startswith(b[:20]), (b[:40], n[:40])
+    root.locator('[data-testid="stop"]').click()
+    _wait_idle(root, 3, timeout=15_000)
+    rows = _results(notebook)
+    assert [r["status"] for r in rows] == ["stopped"] * 3
+    for slot, r in enumerate(rows):
+        shown = _column(root, slot).locator('[data-testid="content"]').last.inner_text()
+        assert shown.split()[:4] == r["content"].replace("**", "").split()[:4]
+    assert notebook.relevant_errors() == []
