@@ -19,7 +19,7 @@ from nbchat._exceptions import NbchatError
 from nbchat.client import Client
 from nbchat.panel.compare_runner import CompareRunner, Round
 from nbchat.panel.pages import MessagePage
-from nbchat.runs.columns import parse_columns
+from nbchat.runs.columns import needs_default_client, parse_columns
 from nbchat.runs.defaults import default_client
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class Compare(anywidget.AnyWidget):
     ) -> None:
         demo = False
         fallback = client
-        if client is None:
+        if client is None and needs_default_client(columns):
             fallback, demo = default_client()
         cols = parse_columns(columns, client, params, fallback)
         urls = dict.fromkeys(c.client.display_url for c in cols)

@@ -20,7 +20,7 @@ from nbchat._exceptions import ConfigError
 from nbchat.client import Client
 from nbchat.records import PARAM_NAMES, check_params
 
-__all__ = ["Column", "parse_columns"]
+__all__ = ["Column", "needs_default_client", "parse_columns"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,12 @@ class Column:
     params: dict[str, Any]
     label: str
 
-    def describe(self) -> dict[str, Any]:
-        """What the front end and ``results()`` may show: label, model, params (never a key)."""
-        return {"label": self.label, "model": self.model, "params": dict(self.params)}
+
+def needs_default_client(columns: Any) -> bool:
+    """Whether some column names no client of its own (so the default one is needed)."""
+    if isinstance(columns, (str, bytes)) or not isinstance(columns, Sequence):
+        return True
+    return not all(isinstance(c, (tuple, list)) and c and isinstance(c[0], Client) for c in columns)
 
 
 def _spec(item: Any, default: Client | None) -> tuple[Client | None, str, dict[str, Any]]:

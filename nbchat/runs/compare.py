@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from nbchat._exceptions import ConfigError
 from nbchat.client import Client
 from nbchat.records import new_id, now_iso
-from nbchat.runs.columns import Column, parse_columns
+from nbchat.runs.columns import Column, needs_default_client, parse_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,7 +220,9 @@ def compare(
         raise ConfigError("compare() needs at least one prompt")
     if not all(isinstance(t, str) for t in texts):
         raise ConfigError("each prompt must be a string")
-    fallback = None if client is not None else default_client()[0]
+    fallback = None
+    if client is None and needs_default_client(models):
+        fallback = default_client()[0]
     columns = parse_columns(models, client, params, fallback)
     servers: dict[str, int] = {}
     for c in columns:
