@@ -29,6 +29,7 @@ Columns of :func:`results_frame` (:data:`RESULT_COLUMNS`), one row per prompt x 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -235,24 +236,37 @@ def compare(
     def share(limit: float | None, c: Column) -> float | None:
         return None if limit is None else limit / servers[c.client.display_url]
 
-    def run(c: Column) -> pd.DataFrame:
-        return run_batch(
-            frame,
-            "prompt",
-            c.model,
-            client=c.client,
-            system=system,
-            params=dict(c.params),
-            concurrency=concurrency,
-            rpm=share(rpm, c),
-            tpm=share(tpm, c),
-            max_retries=retries,
-            cache=cache,
-            progress=False,
-        )
+    running: dict[int, int] = {}  # column -> the thread running its batch
+
+    def run(i: int, c: Column) -> pd.DataFrame:
+        running[i] = threading.get_ident()
+        try:
+            return run_batch(
+                frame,
+                "prompt",
+                c.model,
+                client=c.client,
+                system=system,
+                params=dict(c.params),
+                concurrency=concurrency,
+                rpm=share(rpm, c),
+                tpm=share(tpm, c),
+                max_retries=retries,
+                cache=cache,
+                progress=False,
+            )
+        finally:
+            running.pop(i, None)
 
     with ThreadPoolExecutor(max_workers=len(columns), thread_name_prefix="nbchat-compare") as ex:
-        frames = list(ex.map(run, columns))
+        futures = [ex.submit(run, i, c) for i, c in enumerate(columns)]
+        try:
+            frames = [f.result() for f in futures]
+        except KeyboardInterrupt:
+            # The notebook's stop button: each column's batch winds down as on an interrupt
+            # of its own (replies that finish within its grace are kept, the rest "stopped").
+            _interrupt(list(running.values()))
+            frames = [f.result() for f in futures]
     sent = {"system": system} if system else {}
     rows = []
     for i, text in enumerate(texts):
@@ -268,6 +282,17 @@ def compare(
                 )
             )
     return results_frame(rows)
+
+
+def _interrupt(threads: list[int]) -> None:
+    """Raise KeyboardInterrupt in each of these threads (a batch coordinator handles it off the
+    main thread like the stop button: ``nbchat.runs.batch.engine``)."""
+    import ctypes
+
+    for ident in threads:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+        )
 
 
 def _message(r: Any, params: dict[str, Any]) -> dict[str, Any]:

@@ -338,3 +338,27 @@ def test_older_prompts_go_into_immutable_pages(live_server: Any) -> None:
     w.send("one more").wait(10)
     assert w.pages[0] is page  # a commit re-sends `recent`, never an old page
     assert len(w.results()) == 2 * (PAGE_SIZE + 4)
+
+
+def test_headless_compare_stops_on_interrupt_and_keeps_what_finished(live_server: Any) -> None:
+    """The notebook's stop button (SIGINT in the main thread) winds every column down."""
+    import signal
+    import threading
+
+    client = _client(live_server)
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+    timer = threading.Timer(1.5, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    try:
+        res = nbchat.compare(
+            ["hi", "What is a token? " * 30],
+            ["echo?tps=100", "echo?tps=5"],
+            client=client,
+            concurrency=1,
+        )
+    finally:
+        timer.cancel()
+    by = {(r["prompt"][:2], r["column"]): r["status"] for r in res.to_dict("records")}
+    assert by[("hi", "echo?tps=100")] == "complete"
+    assert by[("Wh", "echo?tps=5")] == "stopped"  # ~100 tokens at 5/s: not waited for
