@@ -71,9 +71,16 @@ class Round:
             out[self.labels[c]] = self.turns[c].wait(timeout)
         return out
 
+    def finished(self, c: int) -> bool:
+        """Whether column ``c``'s reply is committed. Not ``Turn.done``: a turn is done only
+        after its sink's ``finish`` returns, so two columns finishing together would each see
+        the other still running."""
+        t, m = self.turns.get(c), self.replies.get(c)
+        return t is None or (m is not None and m.get("id") == t.message_id)
+
     @property
     def done(self) -> bool:
-        return all(t.done for t in self.turns.values())
+        return all(self.finished(c) for c in self.turns)
 
     @property
     def letters(self) -> list[str]:
@@ -237,14 +244,13 @@ class CompareRunner:
                 return  # a replaced turn (retried) that ended late
             rnd.replies[c] = message
             self.histories[c].append(message)
-            # A turn counts as done only after this returns: count this one as done already.
-            if all(t.done or t is turn for t in rnd.turns.values()) and rnd is self.latest:
+            if rnd.done and rnd is self.latest:
                 self.batcher.stop()
-            self.publish(finishing=turn)
+            self.publish()
 
     # -- state ---------------------------------------------------------------------------
 
-    def publish(self, *, rounds: bool = True, finishing: Turn | None = None) -> None:
+    def publish(self, *, rounds: bool = True) -> None:
         """Write the traits from the rounds (under the lock, in one ``hold_sync``)."""
         host = self.host
         dropped: list[Any] = []
@@ -255,7 +261,7 @@ class CompareRunner:
             streaming: list[dict[str, Any]] = []
             for c in order:
                 t = rnd.turns.get(c) if rnd else None
-                if t is not None and t is not finishing and not t.done:
+                if t is not None and rnd is not None and not rnd.finished(c):
                     streaming.append({"id": t.message_id, "request_id": t.request_id})
                 else:
                     streaming.append({})
