@@ -374,3 +374,16 @@ def test_reload_mid_stream_catches_up_in_every_column(notebook: NotebookPage) ->
         shown = _column(root, slot).locator('[data-testid="content"]').last.inner_text()
         assert shown.split()[:4] == r["content"].replace("**", "").split()[:4]
     assert notebook.relevant_errors() == []
+
+
+@pytest.mark.parametrize("jupyter_server", ["notebook"], indirect=True)
+def test_three_columns_in_notebook7(notebook: NotebookPage) -> None:
+    root = _open(notebook, '["demo?tps=100", ("demo?tps=100", {"max_tokens": 20}), "echo"]')
+    _send(root, "What is a token?")
+    _wait_idle(root, 3)
+    rows = _results(notebook)
+    assert [r["status"] for r in rows] == ["complete"] * 3
+    expect(_column(root, 2).locator('[data-testid="content"]').last).to_have_text(
+        "What is a token?"
+    )
+    assert notebook.relevant_errors() == []
