@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nbchat.conversation import Reply
+    from nbchat.records import Reply
 
 __all__ = [
     "APIConnectionError",
