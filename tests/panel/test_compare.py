@@ -264,7 +264,11 @@ def test_intents_are_answered_and_snapshots_carry_every_streaming_column(
     assert _intent(w, type="bogus")["type"] == "error"
     text = "Tell me about tokens please. " * 10
     assert _intent(w, type="send", text=text)["type"] == "ack"
-    time.sleep(0.3)
+    rnd = w._runner.latest
+    assert rnd is not None
+    deadline = time.monotonic() + 10
+    while not all(t.snapshot()[1] for t in rnd.turns.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
     snap = _intent(w, type="snapshot-request")
     assert snap["type"] == "snapshot" and {i["slot"] for i in snap["items"]} == {0, 1}
     w.stop()
@@ -362,3 +366,16 @@ def test_headless_compare_stops_on_interrupt_and_keeps_what_finished(live_server
     by = {(r["prompt"][:2], r["column"]): r["status"] for r in res.to_dict("records")}
     assert by[("hi", "echo?tps=100")] == "complete"
     assert by[("Wh", "echo?tps=5")] == "stopped"  # ~100 tokens at 5/s: not waited for
+
+
+def test_a_reloading_page_gets_the_replies_in_progress_unasked(live_server: Any) -> None:
+    w = _cmp(live_server, ["demo?tps=30", "echo?tps=30"])
+    rnd = w.send("Tell me about tokens please. " * 10)
+    deadline = time.monotonic() + 10
+    while not all(t.snapshot()[1] for t in rnd.turns.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    w._handle_msg({"content": {"data": {"method": "request_state"}}, "buffers": []})
+    snap = [m for m in w.sent if m["type"] == "snapshot" and m["id"] is None]
+    assert snap and {i["slot"] for i in snap[-1]["items"]} == {0, 1}
+    assert all(i["content"] for i in snap[-1]["items"])
+    w.stop()
