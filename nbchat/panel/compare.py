@@ -17,6 +17,7 @@ import traitlets
 
 from nbchat._exceptions import NbchatError
 from nbchat.client import Client
+from nbchat.panel.bundle import Bundle, direct, shared_bundle
 from nbchat.panel.compare_runner import CompareRunner, Round
 from nbchat.panel.pages import MessagePage
 from nbchat.runs.columns import needs_default_client, parse_columns
@@ -50,8 +51,16 @@ class Compare(anywidget.AnyWidget):
         Generation parameters for every column (a column's own win).
     """
 
-    _esm = STATIC / "compare.js"
-    _css = STATIC / "compare.css"
+    # One copy of the front end per kernel, as for the chat panel (nbchat.panel.bundle).
+    if direct():
+        _esm = STATIC / "compare.js"
+        _css = STATIC / "compare.css"
+    else:
+        _esm = STATIC / "loader.js"
+    bundle = traitlets.Instance(Bundle, allow_none=True).tag(
+        sync=True, **ipywidgets.widget_serialization
+    )
+    """The shared front end (``nbchat.panel.bundle``), or None when loading files directly."""
 
     slots = traitlets.List(traitlets.Dict()).tag(sync=True)
     """The columns as shown (``compare_vocabulary.Slot``), in slot order."""
@@ -90,7 +99,14 @@ class Compare(anywidget.AnyWidget):
             backend = f"demo model (offline) · {backend}"
         self._columns = cols
         self._runner = CompareRunner(self, cols, system or "", bool(blind))
-        super().__init__(blind=bool(blind), system=system or "", backend=backend)
+        super().__init__(
+            blind=bool(blind),
+            system=system or "",
+            backend=backend,
+            bundle=None
+            if direct()
+            else shared_bundle(STATIC / "compare.js", STATIC / "compare.css"),
+        )
         self._runner.publish()
         self.on_msg(self._on_custom_msg)
 
