@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nbchat._exceptions import NbchatError
+from nbchat.data.store import write_turn
 from nbchat.panel.compare_flush import DeltaBatcher
 from nbchat.panel.pages import layout
 from nbchat.panel.runner import BusyError
@@ -120,6 +121,8 @@ class CompareRunner:
         self.blind = blind
         self.rounds: list[Round] = []
         self.histories: list[list[dict[str, Any]]] = [[] for _ in columns]
+        #: Each column's stored conversation (None until its first turn is written).
+        self.store_ids: list[str | None] = [None for _ in columns]
         self.lock = threading.RLock()
         self.batcher = DeltaBatcher(host.send_msg)
         #: Shuffles blind slots (tests seed it).
@@ -244,9 +247,25 @@ class CompareRunner:
                 return  # a replaced turn (retried) that ended late
             rnd.replies[c] = message
             self.histories[c].append(message)
+            self._store(c, message)
             if rnd.done and rnd is self.latest:
                 self.batcher.stop()
             self.publish()
+
+    def _store(self, c: int, reply: dict[str, Any]) -> None:
+        """Write column ``c``'s finished turn (its prompt, then this reply) to the store: one
+        stored conversation per column, as each column keeps its own (issue 14)."""
+        hist = self.histories[c]
+        if len(hist) < 2:
+            return
+        user = dict(hist[-2])
+        if user.get("parent_id") is None and len(hist) >= 3:
+            user["parent_id"] = hist[-3].get("id")  # the column's previous reply
+        self.store_ids[c] = write_turn(
+            [user, {**reply, "parent_id": user.get("id")}],
+            conversation_id=self.store_ids[c],
+            source="compare",
+        )
 
     # -- state ---------------------------------------------------------------------------
 
