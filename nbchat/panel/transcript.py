@@ -32,8 +32,12 @@ def _render(markdown: str) -> str:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    # As in the panel (js/src/render-text.js): a remote image in model output can track or
+    # exfiltrate, even hidden, so `![x](url)` renders as a link; nh3 drops any <img> left.
+    md.disable("image")
     return nh3.clean(
         md.render(markdown),
+        tags=nh3.ALLOWED_TAGS - {"img"},
         link_rel="noopener noreferrer",
         url_schemes={"http", "https", "mailto"},
     )

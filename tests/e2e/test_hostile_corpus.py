@@ -68,7 +68,9 @@ WATCH = """() => {
     const check = (el) => {
         if (el.nodeType !== 1) return;
         for (const node of [el, ...el.querySelectorAll('*')]) {
-            if (BAD.has(node.nodeName.toUpperCase())) seen('element ' + node.nodeName);
+            // the panel's own chrome (icon buttons are SVG) is not model output
+            const inText = node.closest('[data-testid="content"]');
+            if (inText && BAD.has(node.nodeName.toUpperCase())) seen('element ' + node.nodeName);
             for (const a of node.attributes) {
                 if (/^on/i.test(a.name)) seen('attribute ' + node.nodeName + ' ' + a.name);
             }

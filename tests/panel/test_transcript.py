@@ -37,6 +37,8 @@ def test_hostile_text_is_inert_in_the_transcript() -> None:
     Collect().feed(out)
     names = {tag for tag, _ in tags}
     assert not names & {"script", "iframe", "object", "embed", "style", "form", "svg", "math"}
+    # no remote resource at all: an image is fetched even inside a hidden element
+    assert not names & {"img", "picture", "video", "audio", "source", "link", "base"}
     for tag, attrs in tags:
         for name, value in attrs:
             assert not name.startswith("on"), (tag, name)  # no event handlers
