@@ -8,14 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask.dataframe as dd
+import distributed
 import pandas as pd
 import pytest
 
 import nbchat
 from nbchat.server import Server, serve
 
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
+# No importorskip: dask is in the test extra, and its absence must fail the run, not skip it.
 
 COLS = ["content", "status", "finish_reason", "prompt_tokens", "completion_tokens",
         "total_tokens", "request_hash", "model", "cached"]  # fmt: skip
