@@ -43,6 +43,7 @@ def batch(
     progress: bool = True,
     dry_run: bool = False,
     to_file: str | Path | None = None,
+    store: bool = False,
     **params: Any,
 ) -> Any:
     """One completion per row of ``data``, concurrently, within rate limits, resumable.
@@ -88,6 +89,9 @@ def batch(
     to_file:
         Send nothing: write the OpenAI Batch input file (JSONL, ``custom_id`` = request
         hash) and return the dry-run frame (pass it to ``read_batch_results(like=...)``).
+    store:
+        Also write every finished row to the conversation store (``nbchat.logs()``): one
+        stored conversation per run, each row an exchange of its own. Off by default.
     **params:
         Generation parameters (``temperature``, ``max_tokens``, ``stop``, ``top_p``,
         ``top_k``, ``extra``).
@@ -120,6 +124,7 @@ def batch(
         "dry_run": dry_run,
         "to_file": to_file,
         "params": params,
+        "store": store,
     }
     if is_dask_frame(data):
         from nbchat.runs.batch.dask import batch_dask

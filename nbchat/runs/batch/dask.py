@@ -195,6 +195,7 @@ def batch_dask(
     to_file: str | Path | None,
     params: dict[str, Any],
     window: float = WINDOW_S,
+    store: bool = False,
 ) -> Any:
     """``batch()`` for a Dask DataFrame (see the module docstring)."""
     from nbchat.runs.batch.plan import resolve_client, resolve_model
@@ -223,6 +224,7 @@ def batch_dask(
         "on_error": on_error,
         "dry_run": dry_run,
         "params": dict(params),
+        "store": store,
     }
     if cache is not None and not dry_run:
         Path(cache).mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,7 @@ def run_batch(
     window: float = WINDOW_S,
     stream: bool = True,
     limits: Limits | None = None,
+    store: bool = False,
 ) -> pd.DataFrame:
     check_options(concurrency, rpm, tpm, max_retries, on_error)
     api = "openai" if to_file is not None else "egp"
@@ -106,6 +107,7 @@ def run_batch(
         cache_also=cache_also,
         on_error=on_error,
         progress=progress,
+        store_rows=store,
     )
 
 
@@ -118,8 +120,10 @@ def run_plan(
     cache_also: Iterable[str | Path] = (),
     on_error: str = "record",
     progress: bool = True,
+    store_rows: bool = False,
 ) -> pd.DataFrame:
     from nbchat.runs.batch.cache import Cache
+    from nbchat.runs.batch.storing import RowStore
 
     stats = RunStats(rows=len(plan.keys))
     stats.skipped = sum(1 for k in plan.keys if k is None)
@@ -142,7 +146,11 @@ def run_plan(
                     stats.statuses["complete"] += len(job.rows)
             jobs = [j for j in jobs if j.key not in results]
 
+        rows_store = RowStore(plan) if store_rows else None
+
         def on_result(job: Job, result: Result) -> BaseException | None:
+            if rows_store is not None:
+                rows_store.write(job, result)
             if on_error != "raise":
                 return None
             if result.status in ("error", "incomplete"):
