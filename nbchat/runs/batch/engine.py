@@ -153,6 +153,7 @@ class _Run:
             self.done_q.put(_Outcome(job, reply, exc, made))
 
     def _close_all(self) -> None:
+        self.stats.stopped_at = time.monotonic()
         self.cancel.set()
         with self.streams_lock:
             streams = list(self.streams.values())

@@ -114,6 +114,8 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     interrupted: bool = False
+    #: When the run closed its streams in flight (an interrupt or a stop), monotonic time.
+    stopped_at: float | None = None
     lowest_concurrency: int | None = None
     #: (monotonic time, tokens charged) of every attempt admitted: the rate-limit tests read it.
     admitted: list[tuple[float, int]] = field(default_factory=list)
