@@ -468,6 +468,19 @@ class NotebookPage:
         if self.name:
             self.server.shutdown_kernels_for(self.name)
 
+    def wait_for_transcript(self, text: str, timeout_ms: int = 20_000) -> None:
+        """Wait until a panel's static transcript output (nbchat/panel/transcript.py) holds
+        ``text``. It is refreshed just after a turn ends and changes the notebook, so a test
+        that saves and waits for a clean notebook saves after it."""
+        self.page.wait_for_function(
+            """(text) => window.jupyterapp.shell.currentWidget.content.widgets.some((c) => {
+                const outs = JSON.stringify(c.model.outputs ? c.model.outputs.toJSON() : []);
+                return outs.includes('nbchat-static') && outs.includes(text);
+            })""",
+            arg=text,
+            timeout=timeout_ms,
+        )
+
     def relevant_errors(self) -> list[str]:
         """Console and page errors, without the server's expected noise."""
         noise = ("favicon", "Failed to load resource", "404 (Not Found)")

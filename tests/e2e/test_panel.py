@@ -290,6 +290,7 @@ def test_conversation_survives_reload(notebook: NotebookPage) -> None:
         panel.type_and_enter(text)
         panel.wait_idle()
     expect(panel.messages()).to_have_count(4)
+    notebook.wait_for_transcript("second question")  # its refresh would dirty the notebook
     # A person saves before reloading; without a save (autosave is off) the notebook on disk
     # has no output to show the widget in.
     notebook.page.evaluate("() => { void window.jupyterapp.commands.execute('docmanager:save'); }")

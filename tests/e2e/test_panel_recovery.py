@@ -95,13 +95,7 @@ def test_a_long_conversation_in_pages_survives_reload(notebook: NotebookPage) ->
     expect(panel.messages()).to_have_count(50, timeout=STREAM_TIMEOUT_MS)
     # The panel's static transcript output (panel/transcript.py) is refreshed once after the
     # last turn; it changes the notebook, so save only once it holds the last message.
-    notebook.page.wait_for_function(
-        """() => window.jupyterapp.shell.currentWidget.content.widgets.some((c) =>
-            JSON.stringify(c.model.outputs ? c.model.outputs.toJSON() : []).includes(
-                'nbchat-static') && JSON.stringify(c.model.outputs.toJSON()).includes(
-                'message 24'))""",
-        timeout=20_000,
-    )
+    notebook.wait_for_transcript("message 24")
     notebook.page.evaluate("() => { void window.jupyterapp.commands.execute('docmanager:save'); }")
     notebook.page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.context.model.dirty === false"
