@@ -131,3 +131,25 @@ def test_default_and_bad_timeouts() -> None:
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="request_timeout"):
             with_head_timeout(bad)
+
+
+def test_a_413_survives_a_client_still_sending_its_body() -> None:
+    """Lingering close: the server answers 413 from Content-Length before reading the body;
+    a client still sending must still read that answer. With a plain close, the kernel answers
+    the bytes that keep arriving with a reset, and the 413 is lost ("connection broken")."""
+    with serve() as server:
+        head = (
+            f"POST {EGP} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "content-type: application/json\r\ncontent-length: 10485760\r\n\r\n"
+        ).encode()
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            sock.sendall(head + b"x" * 65536)
+            time.sleep(0.3)  # the 413 is out and the server has begun to close
+            for _ in range(16):  # the client goes on sending, as requests does
+                sock.sendall(b"x" * 65536)
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"too large" in answer.lower()
