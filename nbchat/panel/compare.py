@@ -19,6 +19,7 @@ from nbchat._exceptions import NbchatError
 from nbchat.client import Client
 from nbchat.panel.bundle import Bundle, direct, shared_bundle
 from nbchat.panel.compare_runner import CompareRunner, Round
+from nbchat.panel.intents import IntentDispatch
 from nbchat.panel.pages import MessagePage
 from nbchat.runs.columns import needs_default_client, parse_columns
 from nbchat.runs.defaults import default_client
@@ -31,7 +32,7 @@ __all__ = ["Compare"]
 STATIC = Path(__file__).parent.parent / "static"
 
 
-class Compare(anywidget.AnyWidget):
+class Compare(IntentDispatch, anywidget.AnyWidget):
     """Ask several models (or parameter settings) the same prompt; replies stream side by side.
 
     Parameters
@@ -183,32 +184,6 @@ class Compare(anywidget.AnyWidget):
         return rnd.order.index(column)
 
     # -- the front end -----------------------------------------------------------------
-
-    def send_msg(self, content: dict[str, Any]) -> None:
-        if self.comm is not None:
-            super().send(content)
-
-    def _handle_msg(self, msg: dict[str, Any]) -> None:
-        super()._handle_msg(msg)
-        if msg.get("content", {}).get("data", {}).get("method") == "request_state":
-            # A (re)loading page lacks the replies in progress: send them unasked.
-            self.send_msg(self._runner.snapshot(None))
-
-    def _on_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
-        if not isinstance(content, dict):
-            return
-        handler = self._dispatch.get(str(content.get("type")))
-        rid = content.get("id")
-        if handler is None:
-            self.send_msg({"type": "error", "id": rid, "message": "unknown message type"})
-            return
-        try:
-            handler(self, content)
-        except Exception as exc:  # always answer, so no front-end promise waits forever
-            self.send_msg({"type": "error", "id": rid, "message": str(exc)})
-            return
-        if content.get("type") != "snapshot-request":
-            self.send_msg({"type": "ack", "id": rid})
 
     _dispatch: ClassVar[dict[str, Callable[[Compare, dict[str, Any]], Any]]] = {
         "send": lambda self, msg: self.send(str(msg.get("text", ""))),

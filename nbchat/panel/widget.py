@@ -19,6 +19,7 @@ from nbchat.client import Client
 from nbchat.panel.bundle import Bundle, direct, shared_bundle
 from nbchat.panel.conversation import ConversationMethods
 from nbchat.panel.inspector import InspectorMethods, set_budget
+from nbchat.panel.intents import IntentDispatch
 from nbchat.panel.pages import MessagePage, layout
 from nbchat.panel.runner import BusyError, PanelRunner
 from nbchat.panel.transcript import Transcript
@@ -31,7 +32,7 @@ __all__ = ["BusyError", "ChatPanel"]
 STATIC = Path(__file__).parent.parent / "static"
 
 
-class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
+class ChatPanel(ConversationMethods, InspectorMethods, IntentDispatch, anywidget.AnyWidget):
     """A chat panel for a notebook cell.
 
     Parameters
@@ -186,32 +187,8 @@ class ChatPanel(ConversationMethods, InspectorMethods, anywidget.AnyWidget):
 
     # -- the front end -----------------------------------------------------------------
 
-    def send_msg(self, content: dict[str, Any]) -> None:
-        if self.comm is not None:
-            super().send(content)
-
-    def _handle_msg(self, msg: dict[str, Any]) -> None:
-        super()._handle_msg(msg)
-        if msg.get("content", {}).get("data", {}).get("method") == "request_state":
-            # A (re)loading page asks for the state, which lacks the reply in progress: send it
-            # unasked, since the page's own snapshot-request can be lost (ipykernel#1557).
-            self.send_msg(self._runner.snapshot(None))
-
-    def _on_custom_msg(self, _: Any, content: Any, buffers: Any) -> None:
-        if not isinstance(content, dict):
-            return
-        handler = self._dispatch.get(str(content.get("type")))
-        rid = content.get("id")
-        if handler is None:
-            self.send_msg({"type": "error", "id": rid, "message": "unknown message type"})
-            return
-        try:
-            handler(self, content)
-        except Exception as exc:  # always answer, so no front-end promise waits forever
-            self.send_msg({"type": "error", "id": rid, "message": str(exc)})
-            return
-        if content.get("type") not in ("snapshot-request", "raw-request"):  # answered already
-            self.send_msg({"type": "ack", "id": rid})
+    #: Intents answered by a message of their own instead of an ack.
+    _answered_by_reply: ClassVar[frozenset[str]] = frozenset({"snapshot-request", "raw-request"})
 
     _dispatch: ClassVar[dict[str, Callable[[ChatPanel, dict[str, Any]], Any]]] = {
         "send": lambda self, msg: self.send(str(msg.get("text", ""))),
